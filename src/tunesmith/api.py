@@ -1,0 +1,175 @@
+"""The Python API: what the command line does, as functions and a tuning job handle.
+
+    import tunesmith
+    job = tunesmith.create_tuning_job("tuning.yaml")
+    job.wait()
+    print(job.describe()["BestTrainingJob"])
+
+Responses are the SageMaker API's documents, as boto3 returns them (``datetime`` times).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tunesmith import service
+from tunesmith.launch import run_engine, spawn_engine
+from tunesmith.model import load_tuning_job_document, to_document
+from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
+
+Source = str | os.PathLike[str] | Mapping[str, Any]
+WAIT_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A home folder and the store it uses (``--home`` / ``TUNESMITH_HOME``, ``TUNESMITH_STORE``)."""
+
+    home: Path
+    store: Store
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
+        path = Path(home).expanduser().resolve() if home is not None else default_home().resolve()
+        return _workspace(path, store_url(path))
+
+
+@cache
+def _workspace(home: Path, url: str) -> Workspace:
+    return Workspace(home, Store(url))
+
+
+def load_request(source: Source, *, name: str | None = None) -> dict[str, Any]:
+    """A validated ``CreateHyperParameterTuningJob`` request document, with ``name`` replacing
+    the document's job name when given."""
+    request = to_document(load_tuning_job_document(source))
+    if name is not None:
+        request["HyperParameterTuningJobName"] = name
+        request = to_document(load_tuning_job_document(request))
+    return request
+
+
+class TuningJob:
+    """A handle on a tuning job in a workspace."""
+
+    def __init__(self, name: str, workspace: Workspace, thread: threading.Thread | None = None):
+        self.name = name
+        self.workspace = workspace
+        self._thread = thread
+
+    def __repr__(self) -> str:
+        return f"TuningJob({self.name!r}, home={str(self.workspace.home)!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """The ``DescribeHyperParameterTuningJob`` response."""
+        return service.describe_tuning_job(self.workspace.store, self.name)
+
+    @property
+    def status(self) -> str:
+        return self.workspace.store.get_tuning_job(self.name).status
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the tuning job ends; returns its final description."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._thread is not None:
+            self._thread.join(timeout)
+        while self.status not in TERMINAL_STATUSES:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"tuning job {self.name} still running after {timeout} s")
+            time.sleep(WAIT_POLL_SECONDS)
+        return self.describe()
+
+    def stop(self) -> None:
+        """Stop the tuning job: running training jobs are stopped, it ends ``Stopped``."""
+        service.stop_tuning_job(self.workspace.store, self.name)
+
+    def training_jobs(self, **options: Any) -> list[dict[str, Any]]:
+        """Every training job summary (``ListTrainingJobsForHyperParameterTuningJob``)."""
+        summaries: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = service.list_training_jobs_for_tuning_job(
+                self.workspace.store, self.name, next_token=token, **options
+            )
+            summaries.extend(page["TrainingJobSummaries"])
+            token = page.get("NextToken")
+            if token is None:
+                return summaries
+
+    def best_training_job(self) -> dict[str, Any] | None:
+        return self.describe().get("BestTrainingJob")
+
+
+def create_tuning_job(
+    document: Source,
+    *,
+    name: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    detach: bool = True,
+) -> TuningJob:
+    """Create a tuning job from a ``CreateHyperParameterTuningJob`` document (a JSON or YAML
+    file, or a mapping) and start running it.
+
+    With ``detach`` (the default) the job runs in a process of its own and survives this one;
+    otherwise it runs in a thread of this process.
+    """
+    workspace = Workspace.open(home)
+    request = load_request(document, name=name)
+    service.create_tuning_job_record(workspace.store, request)
+    job_name = request["HyperParameterTuningJobName"]
+    if detach:
+        spawn_engine(job_name, workspace.home, workspace.store.url)
+        return TuningJob(job_name, workspace)
+    thread = threading.Thread(
+        target=run_engine,
+        args=(workspace.store, job_name, workspace.home),
+        name=f"tunesmith-engine-{job_name}",
+        daemon=True,
+    )
+    thread.start()
+    return TuningJob(job_name, workspace, thread)
+
+
+def tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJob:
+    """A handle on an existing tuning job."""
+    workspace = Workspace.open(home)
+    workspace.store.get_tuning_job(name)
+    return TuningJob(name, workspace)
+
+
+def describe_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    return service.describe_tuning_job(Workspace.open(home).store, name)
+
+
+def list_tuning_jobs(*, home: str | os.PathLike[str] | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """Every tuning job summary (``ListHyperParameterTuningJobs``), newest first."""
+    store = Workspace.open(home).store
+    summaries: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = service.list_tuning_jobs(store, next_token=token, **filters)
+        summaries.extend(page["HyperParameterTuningJobSummaries"])
+        token = page.get("NextToken")
+        if token is None:
+            return summaries
+
+
+def list_training_jobs_for_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, **options: Any
+) -> list[dict[str, Any]]:
+    return tuning_job(name, home=home).training_jobs(**options)
+
+
+def stop_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> None:
+    service.stop_tuning_job(Workspace.open(home).store, name)
+
+
+def describe_training_job(name: str, *, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    return service.describe_training_job(Workspace.open(home).store, name)

@@ -1,0 +1,396 @@
+"""The ``tunesmith`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from tunesmith import service
+from tunesmith.api import Workspace, load_request
+from tunesmith.engine import TuningEngine
+from tunesmith.launch import run_engine, spawn_engine
+from tunesmith.model.errors import ResourceNotFound, TunesmithError
+from tunesmith.store import TERMINAL_STATUSES
+
+app = typer.Typer(
+    name="tunesmith",
+    help="Automatic model tuning on your own machines, with the SageMaker tuning API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+REFRESH_SECONDS = 0.5
+
+
+class _Options:
+    home: Path | None = None
+
+    @classmethod
+    def workspace(cls) -> Workspace:
+        return Workspace.open(cls.home)
+
+
+@app.callback()
+def _global(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar="TUNESMITH_HOME",
+            help="Folder of the store and the training jobs' files [default: ./.tunesmith]",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    _Options.home = home
+
+
+# -- tune -------------------------------------------------------------------------------------
+
+
+@app.command()
+def tune(
+    specs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CreateHyperParameterTuningJob requests, JSON or YAML; several run side by side",
+            exists=True, dir_okay=False, readable=True, show_default=False,
+        ),
+    ],
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="Tuning job name overriding the file's; repeat it once per file"),
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Run in the background and return at once")
+    ] = False,
+) -> None:
+    """Run tuning jobs, showing their progress until they end."""
+    if name and len(name) != len(specs):
+        raise typer.BadParameter(
+            f"got {len(name)} --name for {len(specs)} files; give one per file or none",
+            param_hint="--name",
+        )
+    workspace = _Options.workspace()
+    requests = [load_request(spec, name=n) for spec, n in zip(specs, name or [None] * len(specs))]
+    names = [r["HyperParameterTuningJobName"] for r in requests]
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("two files name the same tuning job", param_hint="--name")
+    for request in requests:
+        service.create_tuning_job_record(workspace.store, request)
+    if detach:
+        for job_name in names:
+            pid = spawn_engine(job_name, workspace.home, workspace.store.url)
+            console.print(f"Tuning job {job_name} started in the background (engine pid {pid}).")
+        console.print(f"Follow it with: tunesmith describe {names[0]}")
+        return
+    statuses = _run_with_progress(workspace, names)
+    for job_name in names:
+        _print_outcome(workspace, job_name)
+    if any(status == "Failed" for status in statuses):
+        raise typer.Exit(1)
+    raise typer.Exit(130 if any(status == "Stopped" for status in statuses) else 0)
+
+
+def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
+    """Run the engines in threads of this process while showing their progress; Ctrl-C stops
+    every job (their training jobs get their grace period) and waits for them to end."""
+    engines: list[TuningEngine] = []
+    threads = [
+        threading.Thread(
+            target=run_engine,
+            args=(workspace.store, job_name, workspace.home),
+            kwargs={"on_start": engines.append},
+            name=f"tunesmith-engine-{job_name}",
+        )
+        for job_name in names
+    ]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    with Live(console=console, refresh_per_second=4) as live:
+        while any(thread.is_alive() for thread in threads):
+            try:
+                next(t for t in threads if t.is_alive()).join(REFRESH_SECONDS)
+                live.update(_progress_view(workspace, names, time.monotonic() - started))
+            except KeyboardInterrupt:
+                for job_name in names:
+                    workspace.store.update_tuning_job(
+                        job_name, status="Stopping", only_if_status=["InProgress"]
+                    )
+                for engine in engines:
+                    engine.request_stop()
+                live.console.print("Stopping: the running training jobs are being stopped…")
+        live.update(_progress_view(workspace, names, time.monotonic() - started))
+    return [workspace.store.get_tuning_job(job_name).status for job_name in names]
+
+
+def _progress_view(workspace: Workspace, names: list[str], elapsed: float) -> Group:
+    return Group(*(_job_progress(workspace, n, elapsed) for n in names))
+
+
+def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
+    doc = service.describe_tuning_job(workspace.store, name)
+    counters = doc["TrainingJobStatusCounters"]
+    limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    finished = counters["Completed"] + counters["Stopped"] + counters["NonRetryableError"]
+    total = limits.get("MaxNumberOfTrainingJobs") or max(finished + counters["InProgress"], 1)
+    status = doc["HyperParameterTuningJobStatus"]
+    header = Text.assemble(
+        (f"{name} ", "bold"),
+        (status, _status_style(status)),
+        f"  {doc['HyperParameterTuningJobConfig'].get('Strategy', 'Bayesian')}",
+        f"  {_duration(elapsed)}",
+    )
+    line = Text(
+        f"training jobs {finished}/{total} done   running {counters['InProgress']}   "
+        f"failed {counters['NonRetryableError']}   stopped {counters['Stopped']}"
+    )
+    best = doc.get("BestTrainingJob")
+    if best:
+        metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
+        best_line = Text.assemble(
+            "best ", (f"{metric['MetricName']} {metric['Value']:.6g}", "bold green"),
+            f"  ({best['TrainingJobName']})",
+        )
+    else:
+        best_line = Text("best —", style="dim")
+    return Group(header, ProgressBar(total=total, completed=finished, width=60), line, best_line)
+
+
+def _status_style(status: str) -> str:
+    return {"Completed": "green", "Failed": "red", "Stopped": "yellow"}.get(status, "cyan")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _print_outcome(workspace: Workspace, name: str) -> None:
+    job = workspace.store.get_tuning_job(name)
+    doc = service.describe_tuning_job(workspace.store, name)
+    console.print(
+        f"Tuning job {name} ended [{_status_style(job.status)}]{job.status}[/]: "
+        f"{job.completion_reason or ''}",
+        highlight=False,
+    )
+    if job.failure_reason and job.status == "Failed":
+        console.print(f"Failure reason: {job.failure_reason}", highlight=False, markup=False)
+    if best := doc.get("BestTrainingJob"):
+        metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
+        console.print(
+            f"Best training job {best['TrainingJobName']}: {metric['MetricName']} = "
+            f"{metric['Value']:.6g} with "
+            + ", ".join(f"{k}={v}" for k, v in best["TunedHyperParameters"].items()),
+            highlight=False, markup=False,
+        )
+
+
+# -- inspection -------------------------------------------------------------------------------
+
+
+def _json(document: Any) -> None:
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        raise TypeError(type(value).__name__)
+
+    sys.stdout.write(json.dumps(document, indent=2, default=default) + "\n")
+
+
+def _when(value: datetime | None) -> str:
+    return "—" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command()
+def describe(
+    name: str,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The DescribeHyperParameterTuningJob response")
+    ] = False,
+) -> None:
+    """Show a tuning job: status, counters, best training job."""
+    workspace = _Options.workspace()
+    doc = service.describe_tuning_job(workspace.store, name)
+    if as_json:
+        _json(doc)
+        return
+    job = workspace.store.get_tuning_job(name)
+    config = doc["HyperParameterTuningJobConfig"]
+    objective = config["HyperParameterTuningJobObjective"]
+    counters = doc["TrainingJobStatusCounters"]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Tuning job", name)
+    table.add_row("Status", Text(job.status, style=_status_style(job.status)))
+    if job.completion_reason:
+        table.add_row("Ended because", job.completion_reason)
+    if doc.get("FailureReason"):
+        table.add_row("Failure reason", Text(doc["FailureReason"]))
+    table.add_row("Strategy", config.get("Strategy", "Bayesian"))
+    table.add_row("Objective", f"{objective['Type']} {objective['MetricName']}")
+    table.add_row("Created", _when(doc["CreationTime"]))
+    table.add_row("Ended", _when(doc.get("HyperParameterTuningEndTime")))
+    table.add_row(
+        "Training jobs",
+        f"{counters['Completed']} completed, {counters['InProgress']} in progress, "
+        f"{counters['Stopped']} stopped, {counters['NonRetryableError']} failed "
+        f"(of at most {config['ResourceLimits'].get('MaxNumberOfTrainingJobs', '—')}, "
+        f"{config['ResourceLimits']['MaxParallelTrainingJobs']} in parallel)",
+    )
+    table.add_row("Training time", f"{doc['ConsumedResources']['RuntimeInSeconds']} s")
+    if best := doc.get("BestTrainingJob"):
+        metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
+        table.add_row("Best training job", best["TrainingJobName"])
+        table.add_row(f"  {metric['MetricName']}", Text(f"{metric['Value']:.6g}", style="bold green"))
+        for key, value in best["TunedHyperParameters"].items():
+            table.add_row(f"  {key}", value)
+    else:
+        table.add_row("Best training job", "—")
+    console.print(table)
+
+
+@app.command("list")
+def list_jobs(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The ListHyperParameterTuningJobs response")
+    ] = False,
+) -> None:
+    """List tuning jobs, newest first."""
+    workspace = _Options.workspace()
+    summaries = _all_pages(
+        lambda token: service.list_tuning_jobs(workspace.store, next_token=token),
+        "HyperParameterTuningJobSummaries",
+    )
+    if as_json:
+        _json({"HyperParameterTuningJobSummaries": summaries})
+        return
+    table = Table("Tuning job", "Status", "Strategy", "Training jobs", "Created", box=None)
+    for s in summaries:
+        c = s["TrainingJobStatusCounters"]
+        done = c["Completed"] + c["Stopped"] + c["NonRetryableError"]
+        most = s.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs", "—")
+        table.add_row(
+            s["HyperParameterTuningJobName"],
+            Text(s["HyperParameterTuningJobStatus"],
+                 style=_status_style(s["HyperParameterTuningJobStatus"])),
+            s["Strategy"], f"{done}/{most}", _when(s["CreationTime"]),
+        )
+    console.print(table)
+
+
+def _all_pages(fetch: Any, key: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = fetch(token)
+        items.extend(page[key])
+        token = page.get("NextToken")
+        if token is None:
+            return items
+
+
+@app.command()
+def jobs(
+    name: str,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="The ListTrainingJobsForHyperParameterTuningJob response"),
+    ] = False,
+    sort_by: Annotated[
+        str, typer.Option(help="Name, CreationTime, Status or FinalObjectiveMetricValue")
+    ] = "Name",
+    sort_order: Annotated[str, typer.Option(help="Ascending or Descending")] = "Ascending",
+    status: Annotated[str | None, typer.Option(help="Only training jobs with this status")] = None,
+) -> None:
+    """List the training jobs of a tuning job."""
+    workspace = _Options.workspace()
+    summaries = _all_pages(
+        lambda token: service.list_training_jobs_for_tuning_job(
+            workspace.store, name, next_token=token, sort_by=sort_by,
+            sort_order=sort_order, status_equals=status,
+        ),
+        "TrainingJobSummaries",
+    )
+    if as_json:
+        _json({"TrainingJobSummaries": summaries})
+        return
+    table = Table("Training job", "Status", "Objective", "Seconds", "Hyperparameters", box=None)
+    for s in summaries:
+        metric = s.get("FinalHyperParameterTuningJobObjectiveMetric")
+        seconds = ""
+        if s.get("TrainingStartTime") and s.get("TrainingEndTime"):
+            seconds = f"{(s['TrainingEndTime'] - s['TrainingStartTime']).total_seconds():.1f}"
+        table.add_row(
+            s["TrainingJobName"],
+            Text(s["TrainingJobStatus"], style=_status_style(s["TrainingJobStatus"])),
+            "—" if metric is None else f"{metric['Value']:.6g}",
+            seconds,
+            " ".join(f"{k}={v}" for k, v in s["TunedHyperParameters"].items()),
+        )
+    console.print(table)
+
+
+@app.command()
+def logs(training_job: str) -> None:
+    """Print a training job's output (stdout and stderr, in the order they were written)."""
+    workspace = _Options.workspace()
+    record = workspace.store.get_training_job(training_job)
+    folder = workspace.home / "jobs" / (record.tuning_job or "") / record.name
+    log = folder / "logs" / "training.log"
+    if not log.exists():
+        raise ResourceNotFound(f"Training job '{training_job}' has no output yet ({log})")
+    with open(log, "rb") as source:
+        while chunk := source.read(1 << 16):
+            sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
+
+
+@app.command()
+def stop(name: str) -> None:
+    """Stop a tuning job: its running training jobs are stopped, it ends Stopped."""
+    workspace = _Options.workspace()
+    service.stop_tuning_job(workspace.store, name)
+    console.print(f"Stopping tuning job {name}.")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr, never a traceback."""
+    try:
+        app()
+    except TunesmithError as error:
+        Console(stderr=True).print(f"error: {error.code}: {error.message}", markup=False,
+                                   highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - a user must never see a traceback
+        if os.environ.get("TUNESMITH_DEBUG"):
+            raise
+        Console(stderr=True).print(
+            f"error: InternalFailure: {type(error).__name__}: {error} "
+            "(set TUNESMITH_DEBUG=1 for details)", markup=False, highlight=False, soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

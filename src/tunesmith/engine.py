@@ -1,0 +1,406 @@
+"""The tuning loop: one engine runs one tuning job from start to end.
+
+The engine keeps ``MaxParallelTrainingJobs`` slots busy with configurations from the strategy,
+turns the runner's events into store updates (one transaction per burst of events), checks the
+completion criteria after every finished training job, and honours stop requests made from any
+process through the store. It sleeps on its event queue, waking for events, for the deadline of
+the tuning job's own runtime limit, or for its heartbeat.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tunesmith.completion import Completion, CompletionCriteria, Progress, no_success
+from tunesmith.model.names import training_job_arn
+from tunesmith.runner.base import (
+    MetricsObserved,
+    Runner,
+    RunnerEvent,
+    TrainingJobEnded,
+    TrainingJobStarted,
+)
+from tunesmith.space import Config, SearchSpace
+from tunesmith.store import Store
+from tunesmith.strategies import Strategy, Trial, create_strategy
+from tunesmith.training import training_job_spec
+
+HEARTBEAT_SECONDS = 1.0
+EVENT_BATCH = 1024
+
+RunnerFactory = Callable[[Callable[[RunnerEvent], None]], Runner]
+
+
+def _local_runner(sink: Callable[[RunnerEvent], None]) -> Runner:
+    from tunesmith.runner.local import LocalRunner
+
+    return LocalRunner(sink)
+
+
+@dataclass
+class _Running:
+    config: Config
+    transitions: list[dict[str, Any]]
+    last_objective: float | None = None
+
+
+@dataclass
+class _Best:
+    loss: float = math.inf
+    name: str | None = None
+    end_time: float = 0.0
+    not_improving: int = 0
+    failure_reasons: list[str] = field(default_factory=list)
+
+
+class _Wake:
+    """Queue item that only wakes the loop (a stop request from a signal handler)."""
+
+
+class TuningEngine:
+    """Runs the tuning job ``name`` that the store already holds (status ``InProgress``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        *,
+        home: Path,
+        runner_factory: RunnerFactory = _local_runner,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.home = home
+        self.job = store.get_tuning_job(name)
+        request = self.job.request
+        self.config: dict[str, Any] = request["HyperParameterTuningJobConfig"]
+        self.definition: dict[str, Any] = request["TrainingJobDefinition"]
+        self.maximize = self.job.objective_type == "Maximize"
+        self.space = SearchSpace.from_parameter_ranges(self.config.get("ParameterRanges") or {})
+        self.strategy: Strategy = create_strategy(
+            self.job.strategy, self.space, seed=self.config.get("RandomSeed")
+        )
+        self.criteria = CompletionCriteria.from_config(self.config, self.strategy.capacity)
+        self.convergence = None
+        if self.criteria.complete_on_convergence:
+            
+            self.convergence = ConvergenceDetector(self.space, seed=self.config.get("RandomSeed"))
+        self.max_parallel = int(self.config["ResourceLimits"]["MaxParallelTrainingJobs"])
+        self.events: queue.Queue[RunnerEvent | _Wake] = queue.Queue()
+        self.runner = runner_factory(self.events.put)
+        self.running: dict[str, _Running] = {}
+        self.created = 0
+        self.finished = 0
+        self.succeeded = 0
+        self.best = _Best()
+        self.completion: Completion | None = None
+        self._stop_requested = threading.Event()
+        self._stopping_sent: set[str] = set()
+        self._next_heartbeat = 0.0
+
+    # -- public ------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop the tuning job (thread- and signal-safe)."""
+        self._stop_requested.set()
+        self.events.put(_Wake())
+
+    def run(self) -> str:
+        """Run until the tuning job ends; returns its final status."""
+        self._restore()
+        try:
+            while True:
+                self._tick()
+                if self.completion is None:
+                    self._launch()
+                if self.completion is not None and not self.running:
+                    return self._finish()
+                self._handle(self._next_events())
+        finally:
+            self.runner.close()
+            self._handle(self._drain())
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Rebuild counters and the strategy from the store (a restarted engine continues)."""
+        records = self.store.training_jobs(self.name)
+        self.created = len(records)
+        self.strategy.n_asked = len(records)
+        trials = []
+        for record in sorted(records, key=lambda r: (r.end_time or math.inf, r.seq)):
+            failure = record.failure_reason
+            if record.status in ("InProgress", "Stopping"):
+                # Its process belonged to an engine that is gone: it cannot be followed.
+                failure = "The engine running this training job stopped unexpectedly"
+                self.store.update_training_job(
+                    record.name, status="Failed", secondary_status="Failed",
+                    end_time=time.time(), objective_status="Failed", failure_reason=failure,
+                )
+            value = record.final_objective if record.objective_status == "Succeeded" else None
+            trials.append(self._account(record.name, record.hyperparameters, value, failure))
+        self.strategy.tell(trials)
+        self.store.update_tuning_job(
+            self.name,
+            engine_pid=os.getpid(),
+            engine_host=socket.gethostname(),
+            heartbeat=time.time(),
+            last_modified=time.time(),
+        )
+
+    def _account(
+        self, name: str, tuned: dict[str, str], objective: float | None, failure: str | None
+    ) -> Trial:
+        """Count a finished training job and return it as the strategy's trial."""
+        self.finished += 1
+        loss = None if objective is None else (-objective if self.maximize else objective)
+        if loss is not None:
+            self.succeeded += 1
+        elif failure:
+            self.best.failure_reasons.append(failure)
+        if loss is not None and loss < self.best.loss:
+            self.best.loss, self.best.name = loss, name
+            self.best.not_improving = 0
+        else:
+            self.best.not_improving += 1
+        config = self.space.from_hyperparameters(tuned)
+        return Trial(trial_id=name, config=config, loss=loss, source=self.name)
+
+    def _progress(self) -> Progress:
+        return Progress(
+            created=self.created,
+            finished=self.finished,
+            succeeded=self.succeeded,
+            elapsed_seconds=time.time() - self.job.created,
+            best_objective=None
+            if self.best.name is None
+            else (-self.best.loss if self.maximize else self.best.loss),
+            not_improving=self.best.not_improving if self.best.name else 0,
+            failure_reasons=self.best.failure_reasons,
+        )
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Heartbeat, stop requests from other processes, the tuning job's own clock."""
+        now = time.time()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            self.store.update_tuning_job(self.name, heartbeat=now)
+            if self.store.get_tuning_job(self.name).status == "Stopping":
+                self._stop_requested.set()
+        if self._stop_requested.is_set() and (
+            self.completion is None or self.completion.status != "Stopped"
+        ):
+            self.store.update_tuning_job(
+                self.name, status="Stopping", last_modified=now, only_if_status=["InProgress"]
+            )
+            self._complete(Completion("Stopped", "Stopped by request", stop_running=True))
+        elif self.completion is None:
+            completion = self.criteria.check(self._progress())
+            if completion is not None:
+                self._complete(completion)
+
+    def _complete(self, completion: Completion) -> None:
+        self.completion = completion
+        if completion.stop_running:
+            for name in list(self.running):
+                if name not in self._stopping_sent:
+                    self._stopping_sent.add(name)
+                    self.store.update_training_job(name, status="Stopping")
+                    self.runner.stop(name, completion.reason)
+
+    def _launch(self) -> None:
+        free = self.max_parallel - len(self.running)
+        if free <= 0 or not self.criteria.may_launch(self._progress()):
+            return
+        if self.criteria.max_training_jobs is not None:
+            free = min(free, self.criteria.max_training_jobs - self.created)
+        pending = [r.config for r in self.running.values()]
+        configs = self.strategy.ask(free, pending)
+        if not configs and not self.running:
+            self._complete(
+                Completion("Completed", f"{self.strategy.name} strategy proposed every "
+                           "configuration it can", stop_running=False)
+            )
+        for config in configs:
+            self._start(config)
+
+    def _start(self, config: Config) -> None:
+        tuned = self.space.to_hyperparameters(config)
+        now = time.time()
+        template = f"{self.name}-{{seq:03d}}-{secrets.token_hex(4)}"
+        transitions = [_transition("Starting", now, "Launching the training job")]
+        seq = self.store.create_training_job(
+            name=template,
+            arn=training_job_arn(template),
+            tuning_job=self.name,
+            status="InProgress",
+            secondary_status="Starting",
+            hyperparameters=tuned,
+            created=now,
+            objective_status="Pending",
+            notes=[],
+            transitions=transitions,
+        )
+        name = template.format(seq=seq)
+        self.created += 1
+        self.running[name] = _Running(config, transitions)
+        spec = training_job_spec(
+            self.definition,
+            name=name,
+            directory=self.home / "jobs" / self.name / name,
+            tuned=tuned,
+            objective_metric=self.job.objective_metric,
+            tuning_job_name=self.name,
+        )
+        self.runner.start(spec)
+
+    def _timeout(self) -> float:
+        timeout = max(0.0, self._next_heartbeat - time.time())
+        left = self.criteria.seconds_left(time.time() - self.job.created)
+        return timeout if left is None else min(timeout, left)
+
+    def _next_events(self) -> list[RunnerEvent | _Wake]:
+        try:
+            first = self.events.get(timeout=self._timeout())
+        except queue.Empty:
+            return []
+        return [first, *self._drain()]
+
+    def _drain(self) -> list[RunnerEvent | _Wake]:
+        batch: list[RunnerEvent | _Wake] = []
+        while len(batch) < EVENT_BATCH:
+            try:
+                batch.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle(self, batch: list[RunnerEvent | _Wake]) -> None:
+        """Apply a burst of runner events in one transaction, then tell the strategy."""
+        if not batch:
+            return
+        trials: list[Trial] = []
+        with self.store.write() as conn:
+            metrics: dict[str, list[tuple[str, float, float]]] = {}
+            for event in batch:
+                if isinstance(event, MetricsObserved):
+                    self._on_metrics(event, metrics)
+            for name, values in metrics.items():
+                self.store.add_metric_values(name, values, conn)
+            for event in batch:
+                if isinstance(event, TrainingJobStarted):
+                    self._on_started(event, conn)
+                elif isinstance(event, TrainingJobEnded) and event.name in self.running:
+                    trials.append(self._on_ended(event, conn))
+        if trials:
+            self.strategy.tell(trials)
+            self._check_convergence()
+
+    def _on_started(self, event: TrainingJobStarted, conn: Connection) -> None:
+        running = self.running.get(event.name)
+        if running is None:
+            return
+        _advance(running.transitions, "Training", event.time, "Training job in progress")
+        self.store.update_training_job(
+            event.name, conn, start_time=event.time, pid=event.pid,
+            secondary_status="Training", transitions=running.transitions,
+        )
+
+    def _on_metrics(
+        self, event: MetricsObserved, metrics: dict[str, list[tuple[str, float, float]]]
+    ) -> None:
+        running = self.running.get(event.name)
+        if running is None:
+            return
+        values = metrics.setdefault(event.name, [])
+        for v in event.values:
+            values.append((v.metric, v.timestamp, v.value))
+            if v.metric == self.job.objective_metric:
+                running.last_objective = v.value
+
+    def _on_ended(self, event: TrainingJobEnded, conn: Connection) -> Trial:
+        running = self.running.pop(event.name)
+        # A failed job's objective values are not results (AMT counts it failed).
+        objective = running.last_objective if event.status != "Failed" else None
+        notes = list(event.notes)
+        if objective is None and event.status == "Completed":
+            notes.append(
+                f"No value of the objective metric {self.job.objective_metric} was found in "
+                "the training job's output"
+            )
+        failure = event.failure_reason or "; ".join(notes) or None
+        _advance(running.transitions, event.secondary_status, event.time, _status_message(event))
+        self.store.update_training_job(
+            event.name,
+            conn,
+            status=event.status,
+            secondary_status=event.secondary_status,
+            end_time=event.time,
+            exit_code=event.exit_code,
+            failure_reason=failure,
+            final_objective=objective,
+            objective_status="Succeeded" if objective is not None else "Failed",
+            model_artifacts=event.model_artifacts,
+            notes=notes,
+            transitions=running.transitions,
+        )
+        tuned = self.space.to_hyperparameters(running.config)
+        return self._account(event.name, tuned, objective, failure)
+
+    def _check_convergence(self) -> None:
+        if self.convergence is None or self.completion is not None:
+            return
+        reason = self.convergence.check(self.strategy.trials)
+        if reason is not None:
+            now = time.time()
+            self.store.update_tuning_job(self.name, convergence_time=now, last_modified=now)
+            self._complete(Completion("Completed", f"Convergence detected: {reason}",
+                                      stop_running=True))
+
+    def _finish(self) -> str:
+        completion = self.completion
+        assert completion is not None
+        if completion.status == "Completed" and self.succeeded == 0 and self.finished > 0:
+            completion = no_success(self.finished, self.best.failure_reasons)
+        now = time.time()
+        self.store.update_tuning_job(
+            self.name,
+            status=completion.status,
+            end_time=now,
+            last_modified=now,
+            completion_reason=completion.reason,
+            failure_reason=completion.reason if completion.status == "Failed" else None,
+            engine_pid=None,
+        )
+        return completion.status
+
+
+def _advance(transitions: list[dict[str, Any]], status: str, time_: float, message: str) -> None:
+    """End the current secondary status and enter the next one."""
+    if transitions:
+        transitions[-1]["EndTime"] = time_
+    transitions.append(_transition(status, time_, message))
+
+
+def _transition(status: str, start: float, message: str) -> dict[str, Any]:
+    return {"Status": status, "StartTime": start, "StatusMessage": message}
+
+
+def _status_message(event: TrainingJobEnded) -> str:
+    if event.status == "Completed":
+        return "Training job completed"
+    return event.failure_reason or f"Training job {event.status.lower()}"

@@ -1,0 +1,89 @@
+"""Running an engine: in this process, or detached in a process of its own.
+
+A detached engine outlives the command or notebook that created the tuning job, as a SageMaker
+tuning job outlives the notebook that started it. Its own output goes to
+``<home>/jobs/<tuning-job>/engine.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from tunesmith.engine import TuningEngine
+from tunesmith.store import TERMINAL_STATUSES, Store
+
+
+def run_engine(
+    store: Store, name: str, home: Path, *, on_start: Callable[[TuningEngine], None] = lambda _: None
+) -> str:
+    """Run the tuning job to its end here; an unexpected error fails the job with its reason
+    instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
+    route stop requests to it)."""
+    try:
+        engine = TuningEngine(store, name, home=home)
+        on_start(engine)
+        return engine.run()
+    except Exception as error:  # noqa: BLE001 - any engine fault must end the job honestly
+        traceback.print_exc()
+        now = time.time()
+        reason = f"InternalFailure: the tuning engine failed: {type(error).__name__}: {error}"
+        store.update_tuning_job(
+            name,
+            status="Failed",
+            failure_reason=reason[:1024],
+            completion_reason=reason[:1024],
+            end_time=now,
+            last_modified=now,
+            engine_pid=None,
+            only_if_status=["InProgress", "Stopping"],
+        )
+        return "Failed"
+
+
+def engine_log(home: Path, name: str) -> Path:
+    return home / "jobs" / name / "engine.log"
+
+
+def spawn_engine(name: str, home: Path, store_url: str) -> int:
+    """Start a detached engine process for the tuning job and return its process id."""
+    log = engine_log(home, name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tunesmith.launch", name, "--home", str(home),
+             "--store", store_url],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    return process.pid
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tunesmith.launch")
+    parser.add_argument("name")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--store", required=True)
+    args = parser.parse_args(argv)
+    store = Store(args.store)
+
+    def on_start(engine: TuningEngine) -> None:
+        # `kill` of a detached engine stops its tuning job the way `tunesmith stop` does.
+        signal.signal(signal.SIGTERM, lambda *_: engine.request_stop())
+
+    status = run_engine(store, args.name, args.home, on_start=on_start)
+    return 0 if status in TERMINAL_STATUSES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

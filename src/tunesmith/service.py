@@ -1,0 +1,342 @@
+"""The SageMaker tuning operations on a store, answering with AWS response documents.
+
+Every interface (CLI, Python API, server, SDK) calls these functions, so they all answer alike.
+Documents use AWS field names; times are timezone-aware ``datetime`` values, as boto3 returns
+them (the server turns them into epoch seconds, the CLI into ISO 8601).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tunesmith.model.errors import ValidationException
+from tunesmith.model.names import tuning_job_arn
+from tunesmith.store import TERMINAL_STATUSES, Store, TrainingJobRecord, TuningJobRecord
+
+Document = dict[str, Any]
+
+
+def _time(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _compact(document: Mapping[str, Any]) -> Document:
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def create_tuning_job_record(store: Store, request: Mapping[str, Any]) -> str:
+    """Store a validated ``CreateHyperParameterTuningJob`` request as a new tuning job
+    (status ``InProgress``) and return its ARN; an engine must then run it."""
+    name = request["HyperParameterTuningJobName"]
+    config = request["HyperParameterTuningJobConfig"]
+    objective = config["HyperParameterTuningJobObjective"]
+    arn = tuning_job_arn(name)
+    now = time.time()
+    store.create_tuning_job(
+        name=name,
+        arn=arn,
+        status="InProgress",
+        strategy=config.get("Strategy") or "Bayesian",
+        objective_metric=objective["MetricName"],
+        objective_type=objective["Type"],
+        request=dict(request),
+        created=now,
+        last_modified=now,
+    )
+    if request.get("Tags"):
+        store.add_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
+    return arn
+
+
+def stop_tuning_job(store: Store, name: str) -> None:
+    """Ask the engine running the job to stop it; stopping a finished job is an error, as in
+    SageMaker."""
+    job = store.get_tuning_job(name)
+    if job.status in TERMINAL_STATUSES:
+        raise ValidationException(
+            f"The hyperparameter tuning job '{name}' has already ended with status {job.status}."
+        )
+    store.update_tuning_job(
+        name, status="Stopping", last_modified=time.time(), only_if_status=["InProgress"]
+    )
+
+
+def training_job_summary(record: TrainingJobRecord, job: TuningJobRecord) -> Document:
+    """A ``HyperParameterTrainingJobSummary``."""
+    objective = None
+    if record.final_objective is not None:
+        objective = {
+            "Type": job.objective_type,
+            "MetricName": job.objective_metric,
+            "Value": record.final_objective,
+        }
+    return _compact(
+        {
+            "TrainingJobName": record.name,
+            "TrainingJobArn": record.arn,
+            "TuningJobName": job.name,
+            "CreationTime": _time(record.created),
+            "TrainingStartTime": _time(record.start_time),
+            "TrainingEndTime": _time(record.end_time),
+            "TrainingJobStatus": _public_status(record.status),
+            "TunedHyperParameters": record.hyperparameters,
+            "FailureReason": record.failure_reason,
+            "FinalHyperParameterTuningJobObjectiveMetric": objective,
+            "ObjectiveStatus": record.objective_status,
+        }
+    )
+
+
+def _public_status(status: str) -> str:
+    return "InProgress" if status == "Stopping" else status
+
+
+def describe_tuning_job(store: Store, name: str) -> Document:
+    """The ``DescribeHyperParameterTuningJob`` response."""
+    with store.read() as conn:
+        job = store.get_tuning_job(name, conn)
+        counters = store.counters(name, conn)
+        best = store.best_training_job(name, job.objective_type, conn)
+    request = job.request
+    not_improving = 0
+    if best is not None and best.end_time is not None:
+        not_improving = store.finished_after(name, best.end_time)
+    document: Document = {
+        "HyperParameterTuningJobName": job.name,
+        "HyperParameterTuningJobArn": job.arn,
+        "HyperParameterTuningJobConfig": request["HyperParameterTuningJobConfig"],
+        "TrainingJobDefinition": request.get("TrainingJobDefinition"),
+        "HyperParameterTuningJobStatus": job.status,
+        "CreationTime": _time(job.created),
+        "HyperParameterTuningEndTime": _time(job.end_time),
+        "LastModifiedTime": _time(job.last_modified),
+        "TrainingJobStatusCounters": {
+            "Completed": counters.completed,
+            "InProgress": counters.in_progress,
+            "RetryableError": 0,
+            "NonRetryableError": counters.failed,
+            "Stopped": counters.stopped,
+        },
+        "ObjectiveStatusCounters": {
+            "Succeeded": counters.objective_succeeded,
+            "Pending": counters.objective_pending,
+            "Failed": counters.objective_failed,
+        },
+        "BestTrainingJob": None if best is None else training_job_summary(best, job),
+        "WarmStartConfig": request.get("WarmStartConfig"),
+        "FailureReason": job.failure_reason,
+        "TuningJobCompletionDetails": _compact(
+            {
+                "NumberOfTrainingJobsObjectiveNotImproving": not_improving,
+                "ConvergenceDetectedTime": _time(job.convergence_time),
+            }
+        ),
+        "ConsumedResources": {
+            "RuntimeInSeconds": int(store.consumed_seconds(name, job.end_time or time.time()))
+        },
+    }
+    return _compact(document)
+
+
+def list_tuning_jobs(
+    store: Store,
+    *,
+    max_results: int = 100,
+    next_token: str | None = None,
+    sort_by: str = "CreationTime",
+    sort_order: str = "Descending",
+    name_contains: str | None = None,
+    status_equals: str | None = None,
+    creation_time_after: datetime | None = None,
+    creation_time_before: datetime | None = None,
+    last_modified_time_after: datetime | None = None,
+    last_modified_time_before: datetime | None = None,
+) -> Document:
+    """The ``ListHyperParameterTuningJobs`` response."""
+    _one_of("SortBy", sort_by, ("Name", "Status", "CreationTime"))
+    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
+    if status_equals is not None:
+        _one_of("StatusEquals", status_equals,
+                ("Completed", "InProgress", "Failed", "Stopped", "Stopping", "Deleting"))
+    _at_least("MaxResults", max_results, 1, 100)
+    offset = _offset(next_token)
+    jobs = store.list_tuning_jobs(
+        name_contains=name_contains,
+        status=status_equals,
+        created_after=_epoch(creation_time_after),
+        created_before=_epoch(creation_time_before),
+        modified_after=_epoch(last_modified_time_after),
+        modified_before=_epoch(last_modified_time_before),
+        sort_by=sort_by,  # type: ignore[arg-type]
+        descending=sort_order == "Descending",
+        offset=offset,
+        limit=max_results + 1,
+    )
+    summaries = []
+    for job in jobs[:max_results]:
+        counters = store.counters(job.name)
+        config = job.request["HyperParameterTuningJobConfig"]
+        summaries.append(
+            _compact(
+                {
+                    "HyperParameterTuningJobName": job.name,
+                    "HyperParameterTuningJobArn": job.arn,
+                    "HyperParameterTuningJobStatus": job.status,
+                    "Strategy": job.strategy,
+                    "CreationTime": _time(job.created),
+                    "HyperParameterTuningEndTime": _time(job.end_time),
+                    "LastModifiedTime": _time(job.last_modified),
+                    "TrainingJobStatusCounters": {
+                        "Completed": counters.completed,
+                        "InProgress": counters.in_progress,
+                        "RetryableError": 0,
+                        "NonRetryableError": counters.failed,
+                        "Stopped": counters.stopped,
+                    },
+                    "ObjectiveStatusCounters": {
+                        "Succeeded": counters.objective_succeeded,
+                        "Pending": counters.objective_pending,
+                        "Failed": counters.objective_failed,
+                    },
+                    "ResourceLimits": config.get("ResourceLimits"),
+                }
+            )
+        )
+    return _compact(
+        {
+            "HyperParameterTuningJobSummaries": summaries,
+            "NextToken": str(offset + max_results) if len(jobs) > max_results else None,
+        }
+    )
+
+
+def list_training_jobs_for_tuning_job(
+    store: Store,
+    name: str,
+    *,
+    max_results: int = 100,
+    next_token: str | None = None,
+    status_equals: str | None = None,
+    sort_by: str = "Name",
+    sort_order: str = "Ascending",
+) -> Document:
+    """The ``ListTrainingJobsForHyperParameterTuningJob`` response."""
+    _one_of("SortBy", sort_by, ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue"))
+    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
+    if status_equals is not None:
+        _one_of("StatusEquals", status_equals,
+                ("InProgress", "Completed", "Failed", "Stopping", "Stopped"))
+    _at_least("MaxResults", max_results, 1, 100)
+    job = store.get_tuning_job(name)
+    offset = _offset(next_token)
+    descending = sort_order == "Descending"
+    if sort_by == "FinalObjectiveMetricValue" and job.objective_type == "Minimize":
+        # SageMaker sorts "best first" when descending; for Minimize the best is smallest.
+        descending = not descending
+    records = store.training_jobs(
+        name,
+        status=status_equals,
+        sort_by=sort_by,  # type: ignore[arg-type]
+        descending=descending,
+        offset=offset,
+        limit=max_results + 1,
+    )
+    return _compact(
+        {
+            "TrainingJobSummaries": [training_job_summary(r, job) for r in records[:max_results]],
+            "NextToken": str(offset + max_results) if len(records) > max_results else None,
+        }
+    )
+
+
+def describe_training_job(store: Store, name: str) -> Document:
+    """The ``DescribeTrainingJob`` response of a training job of a tuning job."""
+    record = store.get_training_job(name)
+    job = store.get_tuning_job(record.tuning_job) if record.tuning_job else None
+    definition = record.definition or (job.request["TrainingJobDefinition"] if job else {})
+    static = dict(definition.get("StaticHyperParameters") or definition.get("HyperParameters") or {})
+    hyperparameters = {**static, **record.hyperparameters}
+    if job is not None:
+        hyperparameters["_tuning_objective_metric"] = job.objective_metric
+    final_metrics = [
+        {"MetricName": p.metric, "Value": p.value, "Timestamp": _time(p.timestamp)}
+        for p in store.final_metrics(name)
+    ]
+    training_seconds = None
+    if record.start_time is not None and record.end_time is not None:
+        training_seconds = max(1, round(record.end_time - record.start_time))
+    algorithm = dict(definition.get("AlgorithmSpecification") or {})
+    return _compact(
+        {
+            "TrainingJobName": record.name,
+            "TrainingJobArn": record.arn,
+            "TuningJobArn": job.arn if job else None,
+            "ModelArtifacts": {"S3ModelArtifacts": record.model_artifacts or ""},
+            "TrainingJobStatus": _public_status(record.status),
+            "SecondaryStatus": record.secondary_status,
+            "FailureReason": record.failure_reason,
+            "HyperParameters": hyperparameters,
+            "AlgorithmSpecification": algorithm,
+            "RoleArn": definition.get("RoleArn"),
+            "InputDataConfig": definition.get("InputDataConfig"),
+            "OutputDataConfig": definition.get("OutputDataConfig"),
+            "ResourceConfig": definition.get("ResourceConfig")
+            or {"InstanceType": "local", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": definition.get("StoppingCondition") or {},
+            "CreationTime": _time(record.created),
+            "TrainingStartTime": _time(record.start_time),
+            "TrainingEndTime": _time(record.end_time),
+            "LastModifiedTime": _time(record.end_time or record.start_time or record.created),
+            "SecondaryStatusTransitions": [
+                _compact({**t, "StartTime": _time(t["StartTime"]),
+                          "EndTime": _time(t.get("EndTime"))})
+                for t in record.transitions
+            ],
+            "FinalMetricDataList": final_metrics or None,
+            "Environment": definition.get("Environment"),
+            "RetryStrategy": definition.get("RetryStrategy"),
+            "TrainingTimeInSeconds": training_seconds,
+            "BillableTimeInSeconds": training_seconds,
+        }
+    )
+
+
+def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValidationException(
+            f"1 validation error detected: Value '{str(value)[:100]}' at '{field}' failed to "
+            f"satisfy constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
+
+
+def _at_least(field: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValidationException(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: Member must have value between {low} and {high}"
+        )
+
+
+def _offset(next_token: str | None) -> int:
+    if next_token is None:
+        return 0
+    if not next_token.isdigit():
+        raise ValidationException(f"Value '{next_token[:100]}' at 'NextToken' is not a valid token")
+    return int(next_token)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+__all__ = [
+    "create_tuning_job_record",
+    "describe_training_job",
+    "describe_tuning_job",
+    "list_training_jobs_for_tuning_job",
+    "list_tuning_jobs",
+    "stop_tuning_job",
+]

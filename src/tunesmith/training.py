@@ -1,0 +1,100 @@
+"""From a training job definition (part of a validated tuning job document) to what a runner runs.
+
+The definition is read as the stored document (AWS field names), so a job keeps running with the
+exact definition it was created with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from tunesmith.runner.base import MetricDefinition, TrainingJobSpec
+
+PROGRAM = "sagemaker_program"
+SUBMIT_DIRECTORY = "sagemaker_submit_directory"
+DEFAULT_STOP_GRACE_SECONDS = 10.0
+
+
+def plain_value(value: str) -> str:
+    """A hyperparameter value without the JSON quoting the SageMaker SDK adds to strings."""
+    try:
+        decoded = json.loads(value)
+    except (TypeError, ValueError):
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+def local_path(uri: str) -> Path:
+    """A local path from a path or ``file://`` URI (the document layer resolved relative ones)."""
+    if uri.startswith("file://"):
+        return Path(unquote(urlparse(uri).path))
+    return Path(uri)
+
+
+def _interpreter(algorithm: Mapping[str, Any]) -> str | None:
+    """``TrainingImage`` names an interpreter when it is an executable file or an environment
+    folder with ``bin/python``; anything else (an image URI) means the running interpreter."""
+    image = algorithm.get("TrainingImage")
+    if not image:
+        return None
+    path = Path(image).expanduser()
+    if path.is_dir() and (path / "bin" / "python").exists():
+        return str(path / "bin" / "python")
+    if path.is_file() and os.access(path, os.X_OK):
+        return str(path)
+    return None
+
+
+def training_job_spec(
+    definition: Mapping[str, Any],
+    *,
+    name: str,
+    directory: Path,
+    tuned: Mapping[str, str],
+    objective_metric: str | None,
+    tuning_job_name: str | None,
+) -> TrainingJobSpec:
+    """The spec of one training job of a tuning job's ``TrainingJobDefinition``."""
+    static = dict(definition.get("StaticHyperParameters") or {})
+    hyperparameters = {**static, **tuned}
+    if objective_metric is not None:
+        hyperparameters["_tuning_objective_metric"] = objective_metric
+    program = plain_value(static[PROGRAM])
+    source_dir = local_path(plain_value(static.get(SUBMIT_DIRECTORY) or "."))
+    algorithm = definition.get("AlgorithmSpecification") or {}
+    channels = {
+        channel["ChannelName"]: local_path(channel["DataSource"]["S3DataSource"]["S3Uri"])
+        for channel in definition.get("InputDataConfig") or []
+    }
+    output = (definition.get("OutputDataConfig") or {}).get("S3OutputPath")
+    resources = definition.get("ResourceConfig") or {}
+    stopping = definition.get("StoppingCondition") or {}
+    return TrainingJobSpec(
+        name=name,
+        directory=directory,
+        source_dir=source_dir,
+        entry_point=program,
+        hyperparameters=hyperparameters,
+        channels=channels,
+        environment=dict(definition.get("Environment") or {}),
+        metric_definitions=tuple(
+            MetricDefinition(m["Name"], m["Regex"]) for m in algorithm.get("MetricDefinitions") or []
+        ),
+        output_path=local_path(output) / name / "output" if output else None,
+        max_runtime_seconds=stopping.get("MaxRuntimeInSeconds"),
+        stop_grace_seconds=float(
+            os.environ.get("TUNESMITH_STOP_GRACE_SECONDS", DEFAULT_STOP_GRACE_SECONDS)
+        ),
+        interpreter=_interpreter(algorithm) or sys.executable,
+        instance_type=resources.get("InstanceType", "local"),
+        instance_count=int(resources.get("InstanceCount", 1)),
+        cpus=os.cpu_count() or 1,
+        input_mode=algorithm.get("TrainingInputMode", "File"),
+        tuning_job_name=tuning_job_name,
+    )
