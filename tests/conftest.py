@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from helpers import QUADRATIC
 
 
@@ -31,5 +32,3 @@ def script_dir(tmp_path: Path) -> Callable[[str, str], Path]:
         return folder
 
     return write
-
-

@@ -12,8 +12,12 @@ RANGES = {
     ],
     "ContinuousParameterRanges": [
         {"Name": "lr", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Logarithmic"},
-        {"Name": "momentum", "MinValue": "0.9", "MaxValue": "0.999",
-         "ScalingType": "ReverseLogarithmic"},
+        {
+            "Name": "momentum",
+            "MinValue": "0.9",
+            "MaxValue": "0.999",
+            "ScalingType": "ReverseLogarithmic",
+        },
         {"Name": "frac", "MinValue": "0.0", "MaxValue": "0.5"},
     ],
     "CategoricalParameterRanges": [{"Name": "kind", "Values": ["auto", "sqrt", "log2"]}],
@@ -76,8 +80,12 @@ def test_parse_rejects_values_outside_the_parameter() -> None:
 
 def test_grid_enumerates_every_combination() -> None:
     space = SearchSpace.from_parameter_ranges(
-        {"CategoricalParameterRanges": [
-            {"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]}
+        {
+            "CategoricalParameterRanges": [
+                {"Name": "a", "Values": ["1", "2", "3"]},
+                {"Name": "b", "Values": ["x", "y"]},
+            ]
+        }
     )
     grid = list(space.grid())
     assert space.grid_size() == len(grid) == 6

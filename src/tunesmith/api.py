@@ -30,7 +30,7 @@ WAIT_POLL_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class Workspace:
-    """A home folder and the store it uses (``--home`` / ``TUNESMITH_HOME``, ``TUNESMITH_STORE``)."""
+    """A home folder and its store (``--home`` / ``TUNESMITH_HOME``, ``TUNESMITH_STORE``)."""
 
     home: Path
     store: Store
@@ -148,7 +148,9 @@ def describe_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None
     return service.describe_tuning_job(Workspace.open(home).store, name)
 
 
-def list_tuning_jobs(*, home: str | os.PathLike[str] | None = None, **filters: Any) -> list[dict[str, Any]]:
+def list_tuning_jobs(
+    *, home: str | os.PathLike[str] | None = None, **filters: Any
+) -> list[dict[str, Any]]:
     """Every tuning job summary (``ListHyperParameterTuningJobs``), newest first."""
     store = Workspace.open(home).store
     summaries: list[dict[str, Any]] = []
@@ -171,5 +173,7 @@ def stop_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) ->
     service.stop_tuning_job(Workspace.open(home).store, name)
 
 
-def describe_training_job(name: str, *, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def describe_training_job(
+    name: str, *, home: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     return service.describe_training_job(Workspace.open(home).store, name)

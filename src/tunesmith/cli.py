@@ -23,7 +23,7 @@ from tunesmith.api import Workspace, load_request
 from tunesmith.engine import TuningEngine
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound, TunesmithError
-from tunesmith.store import TERMINAL_STATUSES
+from tunesmith.training import training_job_directory
 
 app = typer.Typer(
     name="tunesmith",
@@ -69,7 +69,10 @@ def tune(
         list[Path],
         typer.Argument(
             help="CreateHyperParameterTuningJob requests, JSON or YAML; several run side by side",
-            exists=True, dir_okay=False, readable=True, show_default=False,
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
         ),
     ],
     name: Annotated[
@@ -87,7 +90,8 @@ def tune(
             param_hint="--name",
         )
     workspace = _Options.workspace()
-    requests = [load_request(spec, name=n) for spec, n in zip(specs, name or [None] * len(specs))]
+    overrides = name or [None] * len(specs)
+    requests = [load_request(s, name=n) for s, n in zip(specs, overrides, strict=True)]
     names = [r["HyperParameterTuningJobName"] for r in requests]
     if len(set(names)) != len(names):
         raise typer.BadParameter("two files name the same tuning job", param_hint="--name")
@@ -165,7 +169,8 @@ def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
     if best:
         metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
         best_line = Text.assemble(
-            "best ", (f"{metric['MetricName']} {metric['Value']:.6g}", "bold green"),
+            "best ",
+            (f"{metric['MetricName']} {metric['Value']:.6g}", "bold green"),
             f"  ({best['TrainingJobName']})",
         )
     else:
@@ -199,7 +204,8 @@ def _print_outcome(workspace: Workspace, name: str) -> None:
             f"Best training job {best['TrainingJobName']}: {metric['MetricName']} = "
             f"{metric['Value']:.6g} with "
             + ", ".join(f"{k}={v}" for k, v in best["TunedHyperParameters"].items()),
-            highlight=False, markup=False,
+            highlight=False,
+            markup=False,
         )
 
 
@@ -260,7 +266,9 @@ def describe(
     if best := doc.get("BestTrainingJob"):
         metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
         table.add_row("Best training job", best["TrainingJobName"])
-        table.add_row(f"  {metric['MetricName']}", Text(f"{metric['Value']:.6g}", style="bold green"))
+        table.add_row(
+            f"  {metric['MetricName']}", Text(f"{metric['Value']:.6g}", style="bold green")
+        )
         for key, value in best["TunedHyperParameters"].items():
             table.add_row(f"  {key}", value)
     else:
@@ -290,9 +298,13 @@ def list_jobs(
         most = s.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs", "—")
         table.add_row(
             s["HyperParameterTuningJobName"],
-            Text(s["HyperParameterTuningJobStatus"],
-                 style=_status_style(s["HyperParameterTuningJobStatus"])),
-            s["Strategy"], f"{done}/{most}", _when(s["CreationTime"]),
+            Text(
+                s["HyperParameterTuningJobStatus"],
+                style=_status_style(s["HyperParameterTuningJobStatus"]),
+            ),
+            s["Strategy"],
+            f"{done}/{most}",
+            _when(s["CreationTime"]),
         )
     console.print(table)
 
@@ -325,8 +337,12 @@ def jobs(
     workspace = _Options.workspace()
     summaries = _all_pages(
         lambda token: service.list_training_jobs_for_tuning_job(
-            workspace.store, name, next_token=token, sort_by=sort_by,
-            sort_order=sort_order, status_equals=status,
+            workspace.store,
+            name,
+            next_token=token,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            status_equals=status,
         ),
         "TrainingJobSummaries",
     )
@@ -350,18 +366,86 @@ def jobs(
 
 
 @app.command()
-def logs(training_job: str) -> None:
+def logs(
+    training_job: str,
+    metrics: Annotated[
+        bool, typer.Option("--metrics", help="The metric values read from the output instead")
+    ] = False,
+) -> None:
     """Print a training job's output (stdout and stderr, in the order they were written)."""
     workspace = _Options.workspace()
     record = workspace.store.get_training_job(training_job)
-    folder = workspace.home / "jobs" / (record.tuning_job or "") / record.name
-    log = folder / "logs" / "training.log"
+    if metrics:
+        table = Table("Metric", "Step", "Time", "Value", box=None)
+        for point in workspace.store.metric_series(training_job):
+            table.add_row(
+                point.metric,
+                str(point.step + 1),
+                _when(datetime.fromtimestamp(point.timestamp).astimezone()),
+                f"{point.value:.6g}",
+            )
+        console.print(table)
+        return
+    log = (
+        training_job_directory(workspace.home, record.name, record.tuning_job)
+        / "logs"
+        / "training.log"
+    )
     if not log.exists():
-        raise ResourceNotFound(f"Training job '{training_job}' has no output yet ({log})")
+        raise ResourceNotFound(f"Training job '{training_job}' has no output yet")
     with open(log, "rb") as source:
         while chunk := source.read(1 << 16):
             sys.stdout.buffer.write(chunk)
     sys.stdout.flush()
+
+
+@app.command("describe-training-job")
+def describe_training_job(
+    name: str,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The DescribeTrainingJob response")
+    ] = False,
+) -> None:
+    """Show a training job: status, hyperparameters, final metrics, objective learning curve."""
+    workspace = _Options.workspace()
+    doc = service.describe_training_job(workspace.store, name)
+    if as_json:
+        _json(doc)
+        return
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Training job", name)
+    status = doc["TrainingJobStatus"]
+    table.add_row(
+        "Status", Text(f"{status} ({doc['SecondaryStatus']})", style=_status_style(status))
+    )
+    if doc.get("FailureReason"):
+        table.add_row("Reason", Text(doc["FailureReason"]))
+    table.add_row("Started", _when(doc.get("TrainingStartTime")))
+    table.add_row("Ended", _when(doc.get("TrainingEndTime")))
+    for key, value in sorted(doc["HyperParameters"].items()):
+        table.add_row(f"  {key}", value)
+    for metric in doc.get("FinalMetricDataList", []):
+        table.add_row(f"  {metric['MetricName']}", f"{metric['Value']:.6g} (last value)")
+    record = workspace.store.get_training_job(name)
+    if record.tuning_job:
+        objective = workspace.store.get_tuning_job(record.tuning_job).objective_metric
+        curve = [p.value for p in workspace.store.metric_series(name, objective)]
+        if len(curve) > 1:
+            table.add_row("Learning curve", f"{objective}, {len(curve)} steps: {_sparkline(curve)}")
+            table.add_row("", "  ".join(f"{v:.4g}" for v in curve[-12:]))
+    if doc["ModelArtifacts"]["S3ModelArtifacts"]:
+        table.add_row("Model", doc["ModelArtifacts"]["S3ModelArtifacts"])
+    console.print(table)
+
+
+def _sparkline(values: list[float]) -> str:
+    bars = "▁▂▃▄▅▆▇█"
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = max(1, len(values) // 60)
+    return "".join(bars[int((v - low) / span * (len(bars) - 1))] for v in values[::step])
 
 
 @app.command()
@@ -377,17 +461,21 @@ def main() -> None:
     try:
         app()
     except TunesmithError as error:
-        Console(stderr=True).print(f"error: {error.code}: {error.message}", markup=False,
-                                   highlight=False, soft_wrap=True)
+        Console(stderr=True).print(
+            f"error: {error.code}: {error.message}", markup=False, highlight=False, soft_wrap=True
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - a user must never see a traceback
+    except Exception as error:
         if os.environ.get("TUNESMITH_DEBUG"):
             raise
         Console(stderr=True).print(
             f"error: InternalFailure: {type(error).__name__}: {error} "
-            "(set TUNESMITH_DEBUG=1 for details)", markup=False, highlight=False, soft_wrap=True,
+            "(set TUNESMITH_DEBUG=1 for details)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(1)
 

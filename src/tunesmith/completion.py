@@ -30,7 +30,7 @@ class Progress:
     elapsed_seconds: float
     best_objective: float | None
     not_improving: int
-    """Finished training jobs since the best one (its ``NumberOfTrainingJobsObjectiveNotImproving``)."""
+    """Finished training jobs since the best one (``NumberOfTrainingJobsObjectiveNotImproving``)."""
     failure_reasons: Sequence[str] = ()
 
 

@@ -16,10 +16,10 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -35,10 +35,19 @@ from tunesmith.runner.base import (
 from tunesmith.space import Config, SearchSpace
 from tunesmith.store import Store
 from tunesmith.strategies import Strategy, Trial, create_strategy
-from tunesmith.training import training_job_spec
+from tunesmith.training import training_job_directory, training_job_spec
 
 HEARTBEAT_SECONDS = 1.0
 EVENT_BATCH = 1024
+
+
+class Stopper(Protocol):
+    """Decides, from intermediate objective values, whether a running training job stops."""
+
+    def report(self, trial_id: str, step: int, loss: float) -> str | None: ...
+
+    def tell(self, trials: Sequence[Trial]) -> None: ...
+
 
 RunnerFactory = Callable[[Callable[[RunnerEvent], None]], Runner]
 
@@ -54,6 +63,8 @@ class _Running:
     config: Config
     transitions: list[dict[str, Any]]
     last_objective: float | None = None
+    steps: int = 0
+    """How many objective values the script printed: its resource steps so far."""
 
 
 @dataclass
@@ -90,12 +101,22 @@ class TuningEngine:
         self.maximize = self.job.objective_type == "Maximize"
         self.space = SearchSpace.from_parameter_ranges(self.config.get("ParameterRanges") or {})
         self.strategy: Strategy = create_strategy(
-            self.job.strategy, self.space, seed=self.config.get("RandomSeed")
+            self.job.strategy,
+            self.space,
+            seed=self.config.get("RandomSeed"),
+            **_strategy_options(request),
         )
+        # Whoever may stop a running training job on its intermediate objective values.
+        self.stoppers: list[Stopper] = [self.strategy]
+        if self.config.get("TrainingJobEarlyStoppingType") == "Auto":
+            from tunesmith.early_stopping import MedianStoppingRule
+
+            self.stoppers.append(MedianStoppingRule())
         self.criteria = CompletionCriteria.from_config(self.config, self.strategy.capacity)
         self.convergence = None
         if self.criteria.complete_on_convergence:
-            
+            from tunesmith.convergence import ConvergenceDetector
+
             self.convergence = ConvergenceDetector(self.space, seed=self.config.get("RandomSeed"))
         self.max_parallel = int(self.config["ResourceLimits"]["MaxParallelTrainingJobs"])
         self.events: queue.Queue[RunnerEvent | _Wake] = queue.Queue()
@@ -146,12 +167,18 @@ class TuningEngine:
                 # Its process belonged to an engine that is gone: it cannot be followed.
                 failure = "The engine running this training job stopped unexpectedly"
                 self.store.update_training_job(
-                    record.name, status="Failed", secondary_status="Failed",
-                    end_time=time.time(), objective_status="Failed", failure_reason=failure,
+                    record.name,
+                    status="Failed",
+                    secondary_status="Failed",
+                    end_time=time.time(),
+                    objective_status="Failed",
+                    failure_reason=failure,
                 )
             value = record.final_objective if record.objective_status == "Succeeded" else None
             trials.append(self._account(record.name, record.hyperparameters, value, failure))
-        self.strategy.tell(trials)
+        self._replay_curves()
+        for stopper in self.stoppers:
+            stopper.tell(trials)
         self.store.update_tuning_job(
             self.name,
             engine_pid=os.getpid(),
@@ -160,12 +187,24 @@ class TuningEngine:
             last_modified=time.time(),
         )
 
+    def _replay_curves(self) -> None:
+        """Give the stoppers the learning curves of the training jobs already run."""
+        steps: dict[str, int] = {}
+        for point in self.store.metric_values_of_tuning_job(self.name):
+            if point.metric == self.job.objective_metric:
+                steps[point.training_job] = step = steps.get(point.training_job, 0) + 1
+                for stopper in self.stoppers:
+                    stopper.report(point.training_job, step, self._loss(point.value))
+
+    def _loss(self, objective: float) -> float:
+        return -objective if self.maximize else objective
+
     def _account(
         self, name: str, tuned: dict[str, str], objective: float | None, failure: str | None
     ) -> Trial:
         """Count a finished training job and return it as the strategy's trial."""
         self.finished += 1
-        loss = None if objective is None else (-objective if self.maximize else objective)
+        loss = None if objective is None else self._loss(objective)
         if loss is not None:
             self.succeeded += 1
         elif failure:
@@ -217,10 +256,13 @@ class TuningEngine:
         self.completion = completion
         if completion.stop_running:
             for name in list(self.running):
-                if name not in self._stopping_sent:
-                    self._stopping_sent.add(name)
-                    self.store.update_training_job(name, status="Stopping")
-                    self.runner.stop(name, completion.reason)
+                self._stop_training_job(name, completion.reason)
+
+    def _stop_training_job(self, name: str, reason: str) -> None:
+        if name in self.running and name not in self._stopping_sent:
+            self._stopping_sent.add(name)
+            self.store.update_training_job(name, status="Stopping")
+            self.runner.stop(name, reason)
 
     def _launch(self) -> None:
         free = self.max_parallel - len(self.running)
@@ -232,8 +274,11 @@ class TuningEngine:
         configs = self.strategy.ask(free, pending)
         if not configs and not self.running:
             self._complete(
-                Completion("Completed", f"{self.strategy.name} strategy proposed every "
-                           "configuration it can", stop_running=False)
+                Completion(
+                    "Completed",
+                    f"{self.strategy.name} strategy proposed every configuration it can",
+                    stop_running=False,
+                )
             )
         for config in configs:
             self._start(config)
@@ -261,7 +306,7 @@ class TuningEngine:
         spec = training_job_spec(
             self.definition,
             name=name,
-            directory=self.home / "jobs" / self.name / name,
+            directory=training_job_directory(self.home, name, self.name),
             tuned=tuned,
             objective_metric=self.job.objective_metric,
             tuning_job_name=self.name,
@@ -294,11 +339,12 @@ class TuningEngine:
         if not batch:
             return
         trials: list[Trial] = []
+        to_stop: dict[str, str] = {}
         with self.store.write() as conn:
             metrics: dict[str, list[tuple[str, float, float]]] = {}
             for event in batch:
                 if isinstance(event, MetricsObserved):
-                    self._on_metrics(event, metrics)
+                    self._on_metrics(event, metrics, to_stop)
             for name, values in metrics.items():
                 self.store.add_metric_values(name, values, conn)
             for event in batch:
@@ -306,8 +352,11 @@ class TuningEngine:
                     self._on_started(event, conn)
                 elif isinstance(event, TrainingJobEnded) and event.name in self.running:
                     trials.append(self._on_ended(event, conn))
+        for name, reason in to_stop.items():
+            self._stop_training_job(name, reason)
         if trials:
-            self.strategy.tell(trials)
+            for stopper in self.stoppers:
+                stopper.tell(trials)
             self._check_convergence()
 
     def _on_started(self, event: TrainingJobStarted, conn: Connection) -> None:
@@ -316,12 +365,19 @@ class TuningEngine:
             return
         _advance(running.transitions, "Training", event.time, "Training job in progress")
         self.store.update_training_job(
-            event.name, conn, start_time=event.time, pid=event.pid,
-            secondary_status="Training", transitions=running.transitions,
+            event.name,
+            conn,
+            start_time=event.time,
+            pid=event.pid,
+            secondary_status="Training",
+            transitions=running.transitions,
         )
 
     def _on_metrics(
-        self, event: MetricsObserved, metrics: dict[str, list[tuple[str, float, float]]]
+        self,
+        event: MetricsObserved,
+        metrics: dict[str, list[tuple[str, float, float]]],
+        to_stop: dict[str, str],
     ) -> None:
         running = self.running.get(event.name)
         if running is None:
@@ -329,8 +385,14 @@ class TuningEngine:
         values = metrics.setdefault(event.name, [])
         for v in event.values:
             values.append((v.metric, v.timestamp, v.value))
-            if v.metric == self.job.objective_metric:
-                running.last_objective = v.value
+            if v.metric != self.job.objective_metric:
+                continue
+            running.last_objective = v.value
+            running.steps += 1
+            for stopper in self.stoppers:
+                reason = stopper.report(event.name, running.steps, self._loss(v.value))
+                if reason is not None and event.name not in to_stop:
+                    to_stop[event.name] = reason
 
     def _on_ended(self, event: TrainingJobEnded, conn: Connection) -> Trial:
         running = self.running.pop(event.name)
@@ -368,8 +430,9 @@ class TuningEngine:
         if reason is not None:
             now = time.time()
             self.store.update_tuning_job(self.name, convergence_time=now, last_modified=now)
-            self._complete(Completion("Completed", f"Convergence detected: {reason}",
-                                      stop_running=True))
+            self._complete(
+                Completion("Completed", f"Convergence detected: {reason}", stop_running=True)
+            )
 
     def _finish(self) -> str:
         completion = self.completion
@@ -394,6 +457,16 @@ def _advance(transitions: list[dict[str, Any]], status: str, time_: float, messa
     if transitions:
         transitions[-1]["EndTime"] = time_
     transitions.append(_transition(status, time_, message))
+
+
+def _strategy_options(request: dict[str, Any]) -> dict[str, Any]:
+    """Strategy-specific settings from the document (Hyperband's resources)."""
+    if request["HyperParameterTuningJobConfig"].get("Strategy") != "Hyperband":
+        return {}
+    from tunesmith.model import hyperband_resources
+
+    min_resource, max_resource = hyperband_resources(request)
+    return {"min_resource": min_resource, "max_resource": max_resource}
 
 
 def _transition(status: str, start: float, message: str) -> dict[str, Any]:

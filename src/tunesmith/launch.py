@@ -22,7 +22,11 @@ from tunesmith.store import TERMINAL_STATUSES, Store
 
 
 def run_engine(
-    store: Store, name: str, home: Path, *, on_start: Callable[[TuningEngine], None] = lambda _: None
+    store: Store,
+    name: str,
+    home: Path,
+    *,
+    on_start: Callable[[TuningEngine], None] = lambda _: None,
 ) -> str:
     """Run the tuning job to its end here; an unexpected error fails the job with its reason
     instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
@@ -31,7 +35,7 @@ def run_engine(
         engine = TuningEngine(store, name, home=home)
         on_start(engine)
         return engine.run()
-    except Exception as error:  # noqa: BLE001 - any engine fault must end the job honestly
+    except Exception as error:
         traceback.print_exc()
         now = time.time()
         reason = f"InternalFailure: the tuning engine failed: {type(error).__name__}: {error}"
@@ -58,8 +62,16 @@ def spawn_engine(name: str, home: Path, store_url: str) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tunesmith.launch", name, "--home", str(home),
-             "--store", store_url],
+            [
+                sys.executable,
+                "-m",
+                "tunesmith.launch",
+                name,
+                "--home",
+                str(home),
+                "--store",
+                store_url,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

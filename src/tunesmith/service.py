@@ -159,8 +159,11 @@ def list_tuning_jobs(
     _one_of("SortBy", sort_by, ("Name", "Status", "CreationTime"))
     _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
     if status_equals is not None:
-        _one_of("StatusEquals", status_equals,
-                ("Completed", "InProgress", "Failed", "Stopped", "Stopping", "Deleting"))
+        _one_of(
+            "StatusEquals",
+            status_equals,
+            ("Completed", "InProgress", "Failed", "Stopped", "Stopping", "Deleting"),
+        )
     _at_least("MaxResults", max_results, 1, 100)
     offset = _offset(next_token)
     jobs = store.list_tuning_jobs(
@@ -227,8 +230,11 @@ def list_training_jobs_for_tuning_job(
     _one_of("SortBy", sort_by, ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue"))
     _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
     if status_equals is not None:
-        _one_of("StatusEquals", status_equals,
-                ("InProgress", "Completed", "Failed", "Stopping", "Stopped"))
+        _one_of(
+            "StatusEquals",
+            status_equals,
+            ("InProgress", "Completed", "Failed", "Stopping", "Stopped"),
+        )
     _at_least("MaxResults", max_results, 1, 100)
     job = store.get_tuning_job(name)
     offset = _offset(next_token)
@@ -257,7 +263,9 @@ def describe_training_job(store: Store, name: str) -> Document:
     record = store.get_training_job(name)
     job = store.get_tuning_job(record.tuning_job) if record.tuning_job else None
     definition = record.definition or (job.request["TrainingJobDefinition"] if job else {})
-    static = dict(definition.get("StaticHyperParameters") or definition.get("HyperParameters") or {})
+    static = dict(
+        definition.get("StaticHyperParameters") or definition.get("HyperParameters") or {}
+    )
     hyperparameters = {**static, **record.hyperparameters}
     if job is not None:
         hyperparameters["_tuning_objective_metric"] = job.objective_metric
@@ -291,8 +299,9 @@ def describe_training_job(store: Store, name: str) -> Document:
             "TrainingEndTime": _time(record.end_time),
             "LastModifiedTime": _time(record.end_time or record.start_time or record.created),
             "SecondaryStatusTransitions": [
-                _compact({**t, "StartTime": _time(t["StartTime"]),
-                          "EndTime": _time(t.get("EndTime"))})
+                _compact(
+                    {**t, "StartTime": _time(t["StartTime"]), "EndTime": _time(t.get("EndTime"))}
+                )
                 for t in record.transitions
             ],
             "FinalMetricDataList": final_metrics or None,

@@ -21,6 +21,13 @@ SUBMIT_DIRECTORY = "sagemaker_submit_directory"
 DEFAULT_STOP_GRACE_SECONDS = 10.0
 
 
+def training_job_directory(home: Path, name: str, tuning_job: str | None) -> Path:
+    """The folder standing in for ``/opt/ml`` of a training job."""
+    if tuning_job is None:
+        return home / "training-jobs" / name
+    return home / "jobs" / tuning_job / name
+
+
 def plain_value(value: str) -> str:
     """A hyperparameter value without the JSON quoting the SageMaker SDK adds to strings."""
     try:
@@ -84,7 +91,8 @@ def training_job_spec(
         channels=channels,
         environment=dict(definition.get("Environment") or {}),
         metric_definitions=tuple(
-            MetricDefinition(m["Name"], m["Regex"]) for m in algorithm.get("MetricDefinitions") or []
+            MetricDefinition(m["Name"], m["Regex"])
+            for m in algorithm.get("MetricDefinitions") or []
         ),
         output_path=local_path(output) / name / "output" if output else None,
         max_runtime_seconds=stopping.get("MaxRuntimeInSeconds"),

@@ -12,17 +12,29 @@ from tunesmith.store import Store
 def _new_job(store: Store, name: str, objective_type: str = "Maximize") -> None:
     now = time.time()
     store.create_tuning_job(
-        name=name, arn=f"arn:{name}", status="InProgress", strategy="Random",
-        objective_metric="score", objective_type=objective_type, request={"name": name},
-        created=now, last_modified=now,
+        name=name,
+        arn=f"arn:{name}",
+        status="InProgress",
+        strategy="Random",
+        objective_metric="score",
+        objective_type=objective_type,
+        request={"name": name},
+        created=now,
+        last_modified=now,
     )
 
 
 def _new_training_job(store: Store, tuning_job: str, **values: object) -> str:
     seq = store.create_training_job(
-        name=f"{tuning_job}-{{seq:03d}}-abcd0123", arn="arn:{seq}", tuning_job=tuning_job,
-        status="InProgress", secondary_status="Starting", hyperparameters={"x": "1"},
-        created=time.time(), transitions=[], **values,
+        name=f"{tuning_job}-{{seq:03d}}-abcd0123",
+        arn="arn:{seq}",
+        tuning_job=tuning_job,
+        status="InProgress",
+        secondary_status="Starting",
+        hyperparameters={"x": "1"},
+        created=time.time(),
+        transitions=[],
+        **values,
     )
     return f"{tuning_job}-{seq:03d}-abcd0123"
 
@@ -65,17 +77,28 @@ def test_best_and_sorting_put_missing_objectives_last(
     for value in (0.5, None, 0.9, 0.1):
         name = _new_training_job(store, "a")
         store.update_training_job(
-            name, status="Completed", final_objective=value, end_time=time.time(),
+            name,
+            status="Completed",
+            final_objective=value,
+            end_time=time.time(),
             objective_status="Succeeded" if value is not None else "Failed",
         )
     assert store.best_training_job("a", objective_type).final_objective == best
-    ascending = [r.final_objective for r in store.training_jobs("a", sort_by="FinalObjectiveMetricValue")]
-    descending = [r.final_objective for r in store.training_jobs(
-        "a", sort_by="FinalObjectiveMetricValue", descending=True)]
+    ascending = [
+        r.final_objective for r in store.training_jobs("a", sort_by="FinalObjectiveMetricValue")
+    ]
+    descending = [
+        r.final_objective
+        for r in store.training_jobs("a", sort_by="FinalObjectiveMetricValue", descending=True)
+    ]
     assert ascending == [0.1, 0.5, 0.9, None]
     assert descending == [0.9, 0.5, 0.1, None]
     counters = store.counters("a")
-    assert (counters.completed, counters.objective_succeeded, counters.objective_failed) == (4, 3, 1)
+    assert (counters.completed, counters.objective_succeeded, counters.objective_failed) == (
+        4,
+        3,
+        1,
+    )
 
 
 def _writer(url: str, tuning_job: str, count: int) -> None:
@@ -83,8 +106,13 @@ def _writer(url: str, tuning_job: str, count: int) -> None:
     for i in range(count):
         name = _new_training_job(store, tuning_job)
         store.add_metric_values(name, [("score", time.time(), float(i))] * 3)
-        store.update_training_job(name, status="Completed", final_objective=float(i),
-                                  objective_status="Succeeded", end_time=time.time())
+        store.update_training_job(
+            name,
+            status="Completed",
+            final_objective=float(i),
+            objective_status="Succeeded",
+            end_time=time.time(),
+        )
 
 
 def _reader(url: str, tuning_jobs: list[str], seconds: float) -> None:

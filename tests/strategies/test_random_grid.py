@@ -15,8 +15,12 @@ SPACE = SearchSpace.from_parameter_ranges(
     }
 )
 GRID = SearchSpace.from_parameter_ranges(
-    {"CategoricalParameterRanges": [
-        {"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]}
+    {
+        "CategoricalParameterRanges": [
+            {"Name": "a", "Values": ["1", "2", "3"]},
+            {"Name": "b", "Values": ["x", "y"]},
+        ]
+    }
 )
 
 

@@ -269,8 +269,11 @@ class Store:
         if status:
             query = query.where(c.status == status)
         if sort_by == "FinalObjectiveMetricValue":
-            order = [c.final_objective.is_(None), c.final_objective.desc() if descending
-                     else c.final_objective.asc(), c.seq]
+            order = [
+                c.final_objective.is_(None),
+                c.final_objective.desc() if descending else c.final_objective.asc(),
+                c.seq,
+            ]
         else:
             column = {"Name": c.seq, "CreationTime": c.created, "Status": c.status}[sort_by]
             order = [column.desc() if descending else column.asc(), c.seq]
@@ -313,7 +316,9 @@ class Store:
     ) -> TrainingJobRecord | None:
         """The training job with the best final objective (earliest first among equals)."""
         c = training_jobs.c
-        order = c.final_objective.desc() if objective_type == "Maximize" else c.final_objective.asc()
+        order = (
+            c.final_objective.desc() if objective_type == "Maximize" else c.final_objective.asc()
+        )
         query = (
             select(training_jobs)
             .where(c.tuning_job == tuning_job, c.objective_status == "Succeeded")
@@ -337,16 +342,18 @@ class Store:
     def consumed_seconds(self, tuning_job: str, now: float) -> float:
         """Total run time of the tuning job's training jobs, running ones up to ``now``."""
         c = training_jobs.c
-        query = select(
-            func.sum(func.coalesce(c.end_time, now) - c.start_time)
-        ).where(c.tuning_job == tuning_job, c.start_time.is_not(None))
+        query = select(func.sum(func.coalesce(c.end_time, now) - c.start_time)).where(
+            c.tuning_job == tuning_job, c.start_time.is_not(None)
+        )
         with self.read() as conn:
             return float(conn.execute(query).scalar() or 0.0)
 
     # -- metric values -----------------------------------------------------------------------
 
     def add_metric_values(
-        self, training_job: str, values: Sequence[tuple[str, float, float]],
+        self,
+        training_job: str,
+        values: Sequence[tuple[str, float, float]],
         conn: Connection | None = None,
     ) -> None:
         """Append ``(metric, timestamp, value)`` triples in order; steps continue each series."""
@@ -368,14 +375,17 @@ class Store:
             step = next_step.get(metric, 0)
             next_step[metric] = step + 1
             rows.append(
-                {"training_job": training_job, "metric": metric, "step": step,
-                 "timestamp": timestamp, "value": value}
+                {
+                    "training_job": training_job,
+                    "metric": metric,
+                    "step": step,
+                    "timestamp": timestamp,
+                    "value": value,
+                }
             )
         conn.execute(insert(metric_values), rows)
 
-    def metric_series(
-        self, training_job: str, metric: str | None = None
-    ) -> list[MetricPoint]:
+    def metric_series(self, training_job: str, metric: str | None = None) -> list[MetricPoint]:
         c = metric_values.c
         query = select(c.training_job, c.metric, c.step, c.timestamp, c.value).where(
             c.training_job == training_job
@@ -425,7 +435,9 @@ class Store:
     def list_tags(self, arn: str) -> dict[str, str]:
         with self.read() as conn:
             rows = conn.execute(
-                select(tags.c.key, tags.c.value).where(tags.c.resource_arn == arn).order_by(tags.c.key)
+                select(tags.c.key, tags.c.value)
+                .where(tags.c.resource_arn == arn)
+                .order_by(tags.c.key)
             )
             return dict(rows.all())
 

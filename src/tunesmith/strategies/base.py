@@ -63,6 +63,12 @@ class Strategy(ABC):
         self.n_asked += len(configs)
         return configs
 
+    def report(self, trial_id: str, step: int, loss: float) -> str | None:
+        """An intermediate objective value of a running trial, as a loss. ``step`` counts the
+        values the script printed (1 for the first): one resource step each. Returns a reason to
+        stop the trial now, or ``None`` to let it run. Multi-fidelity strategies override this."""
+        return None
+
     def tell(self, trials: Sequence[Trial]) -> None:
         """Record finished trials (the engine tells each trial exactly once)."""
         self.trials.extend(trials)

@@ -1,0 +1,180 @@
+"""The tunesmith command, run as a user runs it: a real process per command."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+import tunesmith
+from helpers import tunesmith_command, tuning_document, wait_for
+from tunesmith.api import Workspace
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*tunesmith_command(), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def write_spec(path: Path, document: dict, as_yaml: bool = True) -> Path:
+    path.write_text(yaml.safe_dump(document) if as_yaml else json.dumps(document))
+    return path
+
+
+def test_tune_then_inspect(home, script_dir, tmp_path) -> None:
+    spec = write_spec(tmp_path / "job.yaml", tuning_document("clijob", script_dir(), max_jobs=3))
+    result = cli("tune", str(spec))
+    assert result.returncode == 0, result.stderr
+    assert "clijob" in result.stdout and "Best training job" in result.stdout
+
+    described = cli("describe", "clijob", "--json")
+    document = json.loads(described.stdout)
+    assert document["HyperParameterTuningJobStatus"] == "Completed"
+    assert document["TrainingJobStatusCounters"]["Completed"] == 3
+    assert (
+        document["BestTrainingJob"]["TrainingJobName"]
+        == (
+            tunesmith.describe_tuning_job("clijob", home=home)["BestTrainingJob"]["TrainingJobName"]
+        )
+    )
+
+    readable = cli("describe", "clijob")
+    assert "Best training job" in readable.stdout and "score" in readable.stdout
+
+    listed = json.loads(cli("list", "--json").stdout)
+    assert [
+        s["HyperParameterTuningJobName"] for s in listed["HyperParameterTuningJobSummaries"]
+    ] == ["clijob"]
+
+    jobs = json.loads(
+        cli(
+            "jobs",
+            "clijob",
+            "--json",
+            "--sort-by",
+            "FinalObjectiveMetricValue",
+            "--sort-order",
+            "Descending",
+        ).stdout
+    )["TrainingJobSummaries"]
+    values = [j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for j in jobs]
+    assert values == sorted(values, reverse=True) and len(values) == 3
+
+    logs = cli("logs", jobs[0]["TrainingJobName"])
+    assert logs.returncode == 0 and "score:" in logs.stdout
+
+
+def test_name_override_and_resource_in_use(home, script_dir, tmp_path) -> None:
+    spec = write_spec(
+        tmp_path / "job.json", tuning_document("base", script_dir(), max_jobs=1), as_yaml=False
+    )
+    assert cli("tune", str(spec), "--name", "renamed").returncode == 0
+    again = cli("tune", str(spec), "--name", "renamed")
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines() == [
+        "error: ResourceInUse: Hyperparameter tuning job 'renamed' already exists."
+    ]
+
+
+def test_invalid_document_gives_one_line(home, script_dir, tmp_path) -> None:
+    document = tuning_document("bad", script_dir(), max_jobs=1)
+    document["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 0
+    spec = write_spec(tmp_path / "bad.yaml", document)
+    result = cli("tune", str(spec))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ValidationException:")
+    assert "MaxParallelTrainingJobs" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert cli("list", "--json").stdout.count("bad") == 0
+
+
+def test_unreadable_document_gives_one_line(home, tmp_path) -> None:
+    spec = tmp_path / "garbage.yaml"
+    spec.write_text("{not: [valid")
+    result = cli("tune", str(spec))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "ValidationException" in result.stderr
+
+
+def test_unknown_names_give_one_line(home) -> None:
+    for args in (
+        ("describe", "ghost"),
+        ("jobs", "ghost"),
+        ("stop", "ghost"),
+        ("logs", "ghost-001"),
+    ):
+        result = cli(*args)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[0].startswith("error: ResourceNotFound:")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_detach_returns_at_once_and_stop_from_another_shell(home, script_dir, tmp_path) -> None:
+    sleepy = script_dir("import time\nprint('score: 1', flush=True)\ntime.sleep(60)\n")
+    spec = write_spec(tmp_path / "job.yaml", tuning_document("bg", sleepy, max_jobs=5))
+    result = cli("tune", str(spec), "--detach", timeout=30)
+    assert result.returncode == 0 and "bg" in result.stdout
+    store = Workspace.open(home).store
+    wait_for(lambda: any(r.pid for r in store.training_jobs("bg")), timeout=60)
+    assert cli("stop", "bg").returncode == 0
+    wait_for(lambda: store.get_tuning_job("bg").status == "Stopped", timeout=60)
+    stopped_again = cli("stop", "bg")
+    assert stopped_again.returncode == 1 and "ValidationException" in stopped_again.stderr
+
+
+def test_ctrl_c_stops_training_jobs_and_leaves_no_orphan(home, script_dir, tmp_path) -> None:
+    sleepy = script_dir("import time\nprint('score: 1', flush=True)\ntime.sleep(120)\n")
+    spec = write_spec(tmp_path / "job.yaml", tuning_document("ctrlc", sleepy, max_jobs=5))
+    process = subprocess.Popen(
+        [*tunesmith_command(), "tune", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = Workspace.open(home).store
+    wait_for(lambda: len([r for r in store.training_jobs("ctrlc") if r.pid]) == 2, timeout=60)
+    pids = [r.pid for r in store.training_jobs("ctrlc")]
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert store.get_tuning_job("ctrlc").status == "Stopped"
+    assert {r.status for r in store.training_jobs("ctrlc")} == {"Stopped"}
+    deadline = time.monotonic() + 10
+    while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(psutil.pid_exists(p) for p in pids)
+
+
+def test_two_shells_tune_at_once_on_one_home(home, script_dir, tmp_path) -> None:
+    source = script_dir()
+    specs = [
+        write_spec(tmp_path / f"{n}.yaml", tuning_document(n, source, max_jobs=6))
+        for n in ("left", "right")
+    ]
+    processes = [
+        subprocess.Popen(
+            [*tunesmith_command(), "tune", str(s)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for s in specs
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        assert "database is locked" not in err
+    for name in ("left", "right"):
+        assert (
+            tunesmith.describe_tuning_job(name, home=home)["TrainingJobStatusCounters"]["Completed"]
+            == 6
+        )
