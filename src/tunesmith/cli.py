@@ -115,22 +115,23 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
     """Run the engines in threads of this process while showing their progress; Ctrl-C stops
     every job (their training jobs get their grace period) and waits for them to end."""
     engines: list[TuningEngine] = []
-    threads = [
-        threading.Thread(
-            target=run_engine,
-            args=(workspace.store, job_name, workspace.home),
-            kwargs={"on_start": engines.append},
-            name=f"tunesmith-engine-{job_name}",
-        )
-        for job_name in names
-    ]
-    for thread in threads:
-        thread.start()
+    finished = {job_name: threading.Event() for job_name in names}
+
+    def run(job_name: str) -> None:
+        try:
+            run_engine(workspace.store, job_name, workspace.home, on_start=engines.append)
+        finally:
+            finished[job_name].set()
+
+    for job_name in names:
+        threading.Thread(target=run, args=(job_name,), name=f"tunesmith-{job_name}").start()
     started = time.monotonic()
     with Live(console=console, refresh_per_second=4) as live:
-        while any(thread.is_alive() for thread in threads):
+        # Wait on events, not Thread.join: a KeyboardInterrupt inside join() makes a running
+        # thread look finished (CPython 3.11).
+        while not all(event.is_set() for event in finished.values()):
             try:
-                next(t for t in threads if t.is_alive()).join(REFRESH_SECONDS)
+                next(e for e in finished.values() if not e.is_set()).wait(REFRESH_SECONDS)
                 live.update(_progress_view(workspace, names, time.monotonic() - started))
             except KeyboardInterrupt:
                 for job_name in names:

@@ -33,7 +33,7 @@ class TrainingJobSpec:
     entry_point: str
     """The program, relative to ``source_dir`` (``sagemaker_program``)."""
     hyperparameters: Mapping[str, str]
-    """Every hyperparameter as a string, ``sagemaker_*`` and ``_tuning_objective_metric`` included."""
+    """Every hyperparameter as a string (``sagemaker_*``, ``_tuning_objective_metric`` too)."""
     channels: Mapping[str, Path] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
     metric_definitions: Sequence[MetricDefinition] = ()
