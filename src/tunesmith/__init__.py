@@ -11,7 +11,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
+    "TrainingJob": "tunesmith.api",
     "TuningJob": "tunesmith.api",
+    "create_training_job": "tunesmith.api",
+    "stop_training_job": "tunesmith.api",
     "Workspace": "tunesmith.api",
     "create_tuning_job": "tunesmith.api",
     "describe_training_job": "tunesmith.api",

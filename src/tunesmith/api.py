@@ -21,8 +21,10 @@ from typing import Any
 
 from tunesmith import service
 from tunesmith.launch import run_engine, spawn_engine
-from tunesmith.model import load_tuning_job_document, to_document
+from tunesmith.model import load_training_job_document, load_tuning_job_document, to_document
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
+from tunesmith.training import training_job_directory
+from tunesmith.training_job import run_training_job, wait_for_training_job
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 WAIT_POLL_SECONDS = 0.25
@@ -135,6 +137,69 @@ def create_tuning_job(
     )
     thread.start()
     return TuningJob(job_name, workspace, thread)
+
+
+class TrainingJob:
+    """A handle on a single training job (``CreateTrainingJob``) in a workspace."""
+
+    def __init__(self, name: str, workspace: Workspace, thread: threading.Thread | None = None):
+        self.name = name
+        self.workspace = workspace
+        self._thread = thread
+
+    def __repr__(self) -> str:
+        return f"TrainingJob({self.name!r}, home={str(self.workspace.home)!r})"
+
+    def describe(self) -> dict[str, Any]:
+        """The ``DescribeTrainingJob`` response."""
+        return service.describe_training_job(self.workspace.store, self.name)
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the training job ends; returns its final description."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        wait_for_training_job(self.workspace.store, self.name, timeout)
+        return self.describe()
+
+    def stop(self) -> None:
+        service.stop_training_job(self.workspace.store, self.name)
+
+    @property
+    def log_path(self) -> Path:
+        """Its output, both streams in the order they were written."""
+        record = self.workspace.store.get_training_job(self.name)
+        return training_job_directory(self.workspace.home, self.name, record.tuning_job) / (
+            "logs/training.log"
+        )
+
+
+def create_training_job(
+    document: Source,
+    *,
+    name: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    wait: bool = True,
+) -> TrainingJob:
+    """Run one training job from a ``CreateTrainingJob`` document (a JSON or YAML file, or a
+    mapping), in a thread of this process; with ``wait``, return when it has ended."""
+    workspace = Workspace.open(home)
+    request = to_document(load_training_job_document(document))
+    if name is not None:
+        request["TrainingJobName"] = name
+        request = to_document(load_training_job_document(request))
+    service.create_training_job_record(workspace.store, request)
+    job_name = request["TrainingJobName"]
+    thread = threading.Thread(
+        target=run_training_job,
+        args=(workspace.store, job_name, workspace.home),
+        name=f"tunesmith-training-{job_name}",
+        daemon=True,
+    )
+    thread.start()
+    job = TrainingJob(job_name, workspace, thread)
+    if wait:
+        job.wait()
+    return job
 
 
 def tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJob:

@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 
 from tunesmith.completion import Completion, CompletionCriteria, Progress, no_success
 from tunesmith.model.names import training_job_arn
+from tunesmith.recording import record_ended, record_started, transition
 from tunesmith.runner.base import (
     MetricsObserved,
     Runner,
@@ -52,7 +53,7 @@ class Stopper(Protocol):
 RunnerFactory = Callable[[Callable[[RunnerEvent], None]], Runner]
 
 
-def _local_runner(sink: Callable[[RunnerEvent], None]) -> Runner:
+def local_runner(sink: Callable[[RunnerEvent], None]) -> Runner:
     from tunesmith.runner.local import LocalRunner
 
     return LocalRunner(sink)
@@ -89,7 +90,7 @@ class TuningEngine:
         name: str,
         *,
         home: Path,
-        runner_factory: RunnerFactory = _local_runner,
+        runner_factory: RunnerFactory = local_runner,
     ) -> None:
         self.store = store
         self.name = name
@@ -287,7 +288,7 @@ class TuningEngine:
         tuned = self.space.to_hyperparameters(config)
         now = time.time()
         template = f"{self.name}-{{seq:03d}}-{secrets.token_hex(4)}"
-        transitions = [_transition("Starting", now, "Launching the training job")]
+        transitions = [transition("Starting", now, "Launching the training job")]
         seq = self.store.create_training_job(
             name=template,
             arn=training_job_arn(template),
@@ -360,18 +361,8 @@ class TuningEngine:
             self._check_convergence()
 
     def _on_started(self, event: TrainingJobStarted, conn: Connection) -> None:
-        running = self.running.get(event.name)
-        if running is None:
-            return
-        _advance(running.transitions, "Training", event.time, "Training job in progress")
-        self.store.update_training_job(
-            event.name,
-            conn,
-            start_time=event.time,
-            pid=event.pid,
-            secondary_status="Training",
-            transitions=running.transitions,
-        )
+        if (running := self.running.get(event.name)) is not None:
+            record_started(self.store, conn, event, running.transitions)
 
     def _on_metrics(
         self,
@@ -398,27 +389,13 @@ class TuningEngine:
         running = self.running.pop(event.name)
         # A failed job's objective values are not results (AMT counts it failed).
         objective = running.last_objective if event.status != "Failed" else None
-        notes = list(event.notes)
-        if objective is None and event.status == "Completed":
-            notes.append(
-                f"No value of the objective metric {self.job.objective_metric} was found in "
-                "the training job's output"
-            )
-        failure = event.failure_reason or "; ".join(notes) or None
-        _advance(running.transitions, event.secondary_status, event.time, _status_message(event))
-        self.store.update_training_job(
-            event.name,
+        failure = record_ended(
+            self.store,
             conn,
-            status=event.status,
-            secondary_status=event.secondary_status,
-            end_time=event.time,
-            exit_code=event.exit_code,
-            failure_reason=failure,
-            final_objective=objective,
-            objective_status="Succeeded" if objective is not None else "Failed",
-            model_artifacts=event.model_artifacts,
-            notes=notes,
-            transitions=running.transitions,
+            event,
+            running.transitions,
+            objective=objective,
+            objective_metric=self.job.objective_metric,
         )
         tuned = self.space.to_hyperparameters(running.config)
         return self._account(event.name, tuned, objective, failure)
@@ -452,13 +429,6 @@ class TuningEngine:
         return completion.status
 
 
-def _advance(transitions: list[dict[str, Any]], status: str, time_: float, message: str) -> None:
-    """End the current secondary status and enter the next one."""
-    if transitions:
-        transitions[-1]["EndTime"] = time_
-    transitions.append(_transition(status, time_, message))
-
-
 def _strategy_options(request: dict[str, Any]) -> dict[str, Any]:
     """Strategy-specific settings from the document (Hyperband's resources)."""
     if request["HyperParameterTuningJobConfig"].get("Strategy") != "Hyperband":
@@ -467,13 +437,3 @@ def _strategy_options(request: dict[str, Any]) -> dict[str, Any]:
 
     min_resource, max_resource = hyperband_resources(request)
     return {"min_resource": min_resource, "max_resource": max_resource}
-
-
-def _transition(status: str, start: float, message: str) -> dict[str, Any]:
-    return {"Status": status, "StartTime": start, "StatusMessage": message}
-
-
-def _status_message(event: TrainingJobEnded) -> str:
-    if event.status == "Completed":
-        return "Training job completed"
-    return event.failure_reason or f"Training job {event.status.lower()}"

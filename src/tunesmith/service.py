@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tunesmith.model.errors import ValidationException
-from tunesmith.model.names import tuning_job_arn
+from tunesmith.model.names import training_job_arn, tuning_job_arn
+from tunesmith.recording import transition
 from tunesmith.store import TERMINAL_STATUSES, Store, TrainingJobRecord, TuningJobRecord
 
 Document = dict[str, Any]
@@ -49,6 +50,99 @@ def create_tuning_job_record(store: Store, request: Mapping[str, Any]) -> str:
     if request.get("Tags"):
         store.add_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
     return arn
+
+
+def create_training_job_record(store: Store, request: Mapping[str, Any]) -> str:
+    """Store a validated ``CreateTrainingJob`` request as a new training job (status
+    ``InProgress``) and return its ARN; a runner must then run it."""
+    name = request["TrainingJobName"]
+    arn = training_job_arn(name)
+    now = time.time()
+    store.create_training_job(
+        name=name,
+        arn=arn,
+        tuning_job=None,
+        seq=0,
+        status="InProgress",
+        secondary_status="Starting",
+        hyperparameters=dict(request.get("HyperParameters") or {}),
+        created=now,
+        notes=[],
+        transitions=[transition("Starting", now, "Launching the training job")],
+        definition=dict(request),
+    )
+    if request.get("Tags"):
+        store.add_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
+    return arn
+
+
+def stop_training_job(store: Store, name: str) -> None:
+    """Ask whoever runs the training job to stop it."""
+    record = store.get_training_job(name)
+    if record.status in TERMINAL_STATUSES:
+        raise ValidationException(
+            f"The training job '{name}' has already ended with status {record.status}."
+        )
+    store.update_training_job(name, status="Stopping")
+
+
+def list_training_jobs(
+    store: Store,
+    *,
+    max_results: int = 100,
+    next_token: str | None = None,
+    sort_by: str = "CreationTime",
+    sort_order: str = "Descending",
+    name_contains: str | None = None,
+    status_equals: str | None = None,
+    creation_time_after: datetime | None = None,
+    creation_time_before: datetime | None = None,
+    last_modified_time_after: datetime | None = None,
+    last_modified_time_before: datetime | None = None,
+) -> Document:
+    """The ``ListTrainingJobs`` response: training jobs of tuning jobs and single ones."""
+    _one_of("SortBy", sort_by, ("Name", "CreationTime", "Status"))
+    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
+    if status_equals is not None:
+        _one_of(
+            "StatusEquals",
+            status_equals,
+            ("InProgress", "Completed", "Failed", "Stopping", "Stopped"),
+        )
+    _at_least("MaxResults", max_results, 1, 100)
+    offset = _offset(next_token)
+    records = store.list_training_jobs(
+        name_contains=name_contains,
+        status=status_equals,
+        created_after=_epoch(creation_time_after),
+        created_before=_epoch(creation_time_before),
+        modified_after=_epoch(last_modified_time_after),
+        modified_before=_epoch(last_modified_time_before),
+        sort_by=sort_by,  # type: ignore[arg-type]
+        descending=sort_order == "Descending",
+        offset=offset,
+        limit=max_results + 1,
+    )
+    summaries = [
+        _compact(
+            {
+                "TrainingJobName": r.name,
+                "TrainingJobArn": r.arn,
+                "CreationTime": _time(r.created),
+                "TrainingEndTime": _time(r.end_time),
+                "LastModifiedTime": _time(r.end_time or r.start_time or r.created),
+                "TrainingJobStatus": r.status,
+                "SecondaryStatus": r.secondary_status,
+            }
+        )
+        for r in records[:max_results]
+    ]
+    return _compact(
+        {
+            "TrainingJobSummaries": summaries,
+            "NextToken": str(offset + max_results) if len(records) > max_results else None,
+        }
+    )
 
 
 def stop_tuning_job(store: Store, name: str) -> None:
@@ -342,10 +436,13 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 __all__ = [
+    "create_training_job_record",
     "create_tuning_job_record",
     "describe_training_job",
     "describe_tuning_job",
+    "list_training_jobs",
     "list_training_jobs_for_tuning_job",
     "list_tuning_jobs",
+    "stop_training_job",
     "stop_tuning_job",
 ]

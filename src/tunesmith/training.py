@@ -6,18 +6,15 @@ exact definition it was created with.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from tunesmith.model.validation import PROGRAM, SUBMIT_DIRECTORY, hyperparameter_value, local_path
 from tunesmith.runner.base import MetricDefinition, TrainingJobSpec
 
-PROGRAM = "sagemaker_program"
-SUBMIT_DIRECTORY = "sagemaker_submit_directory"
 DEFAULT_STOP_GRACE_SECONDS = 10.0
 
 
@@ -28,20 +25,11 @@ def training_job_directory(home: Path, name: str, tuning_job: str | None) -> Pat
     return home / "jobs" / tuning_job / name
 
 
-def plain_value(value: str) -> str:
-    """A hyperparameter value without the JSON quoting the SageMaker SDK adds to strings."""
-    try:
-        decoded = json.loads(value)
-    except (TypeError, ValueError):
-        return value
-    return decoded if isinstance(decoded, str) else value
-
-
-def local_path(uri: str) -> Path:
-    """A local path from a path or ``file://`` URI (the document layer resolved relative ones)."""
-    if uri.startswith("file://"):
-        return Path(unquote(urlparse(uri).path))
-    return Path(uri)
+def _path(uri: str) -> Path:
+    # The document layer resolved relative paths and rejected remote URIs.
+    path = local_path(uri)
+    assert path is not None, uri
+    return path
 
 
 def _interpreter(algorithm: Mapping[str, Any]) -> str | None:
@@ -63,20 +51,26 @@ def training_job_spec(
     *,
     name: str,
     directory: Path,
-    tuned: Mapping[str, str],
-    objective_metric: str | None,
-    tuning_job_name: str | None,
+    tuned: Mapping[str, str] | None = None,
+    objective_metric: str | None = None,
+    tuning_job_name: str | None = None,
 ) -> TrainingJobSpec:
-    """The spec of one training job of a tuning job's ``TrainingJobDefinition``."""
-    static = dict(definition.get("StaticHyperParameters") or {})
-    hyperparameters = {**static, **tuned}
+    """The spec of one training job: of a tuning job's ``TrainingJobDefinition`` (with its
+    ``tuned`` values and objective), or of a ``CreateTrainingJob`` request."""
+    static = dict(
+        definition.get("StaticHyperParameters") or definition.get("HyperParameters") or {}
+    )
+    hyperparameters = {**static, **(tuned or {})}
     if objective_metric is not None:
         hyperparameters["_tuning_objective_metric"] = objective_metric
-    program = plain_value(static[PROGRAM])
-    source_dir = local_path(plain_value(static.get(SUBMIT_DIRECTORY) or "."))
     algorithm = definition.get("AlgorithmSpecification") or {}
+    command = tuple(algorithm.get("ContainerEntrypoint") or ()) + tuple(
+        algorithm.get("ContainerArguments") or ()
+    )
+    program = hyperparameter_value(static.get(PROGRAM, ""))
+    source_dir = _path(hyperparameter_value(static.get(SUBMIT_DIRECTORY) or "."))
     channels = {
-        channel["ChannelName"]: local_path(channel["DataSource"]["S3DataSource"]["S3Uri"])
+        channel["ChannelName"]: _path(channel["DataSource"]["S3DataSource"]["S3Uri"])
         for channel in definition.get("InputDataConfig") or []
     }
     output = (definition.get("OutputDataConfig") or {}).get("S3OutputPath")
@@ -94,7 +88,7 @@ def training_job_spec(
             MetricDefinition(m["Name"], m["Regex"])
             for m in algorithm.get("MetricDefinitions") or []
         ),
-        output_path=local_path(output) / name / "output" if output else None,
+        output_path=_path(output) / name / "output" if output else None,
         max_runtime_seconds=stopping.get("MaxRuntimeInSeconds"),
         stop_grace_seconds=float(
             os.environ.get("TUNESMITH_STOP_GRACE_SECONDS", DEFAULT_STOP_GRACE_SECONDS)
@@ -105,4 +99,5 @@ def training_job_spec(
         cpus=os.cpu_count() or 1,
         input_mode=algorithm.get("TrainingInputMode", "File"),
         tuning_job_name=tuning_job_name,
+        command=command,
     )

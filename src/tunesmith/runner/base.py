@@ -49,6 +49,10 @@ class TrainingJobSpec:
     gpus: tuple[int, ...] = ()
     input_mode: str = "File"
     tuning_job_name: str | None = None
+    command: tuple[str, ...] = ()
+    """CreateTrainingJob's ``ContainerEntrypoint`` + ``ContainerArguments``: when given, this
+    runs instead of the entry point, without hyperparameter arguments (they stay in
+    ``hyperparameters.json`` and ``SM_HPS``), as a container with an overridden entrypoint."""
 
 
 @dataclass(frozen=True)

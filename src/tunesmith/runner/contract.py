@@ -149,7 +149,7 @@ def prepare(spec: TrainingJobSpec, parent_env: Mapping[str, str] | None = None) 
     paths.failure.unlink(missing_ok=True)
     code_dir = _source_folder(spec, paths)
     program = code_dir / spec.entry_point
-    if not program.is_file():
+    if not spec.command and not program.is_file():
         raise TrainingSetupError(
             f"the training program {spec.entry_point} does not exist in {code_dir}"
         )
@@ -181,7 +181,7 @@ def prepare(spec: TrainingJobSpec, parent_env: Mapping[str, str] | None = None) 
     env["TRAINING_JOB_NAME"] = spec.name
     env.update(spec.environment)
     return TrainingProcess(
-        argv=(*_program_command(spec, program), *arguments),
+        argv=spec.command or (*_program_command(spec, program), *arguments),
         env=env,
         cwd=code_dir,
         paths=paths,

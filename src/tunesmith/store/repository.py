@@ -233,8 +233,55 @@ class Store:
             ) + 1
         for key in ("name", "arn"):
             values[key] = values[key].format(seq=seq)
-        conn.execute(insert(training_jobs).values(seq=seq, **_encode(values)))
+        try:
+            # A savepoint, so a duplicate name leaves the caller's transaction usable.
+            with conn.begin_nested():
+                conn.execute(insert(training_jobs).values(seq=seq, **_encode(values)))
+        except IntegrityError:
+            raise ResourceInUse(f"Training job '{values['name']}' already exists.") from None
         return seq
+
+    def list_training_jobs(
+        self,
+        *,
+        name_contains: str | None = None,
+        status: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        modified_after: float | None = None,
+        modified_before: float | None = None,
+        sort_by: Literal["Name", "CreationTime", "Status"] = "CreationTime",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[TrainingJobRecord]:
+        """Every training job, of tuning jobs or not (``ListTrainingJobs``)."""
+        c = training_jobs.c
+        modified = func.coalesce(c.end_time, c.start_time, c.created)
+        conditions = []
+        if name_contains:
+            conditions.append(func.instr(func.lower(c.name), name_contains.lower()) > 0)
+        if status:
+            conditions.append(c.status == status)
+        for column, bound, after in (
+            (c.created, created_after, True),
+            (c.created, created_before, False),
+            (modified, modified_after, True),
+            (modified, modified_before, False),
+        ):
+            if bound is not None:
+                conditions.append(column > bound if after else column < bound)
+        column = {"Name": c.name, "CreationTime": c.created, "Status": c.status}[sort_by]
+        query = (
+            select(training_jobs)
+            .where(and_(True, *conditions))
+            .order_by(column.desc() if descending else column.asc(), c.name)
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read() as conn:
+            return [_record(TrainingJobRecord, row) for row in conn.execute(query)]
 
     def get_training_job(self, name: str) -> TrainingJobRecord:
         with self.read() as conn:
