@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from tunesmith.model import load_training_job_document, load_tuning_job_document
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
 from tunesmith.training import training_job_directory
 from tunesmith.training_job import run_training_job, wait_for_training_job
+from tunesmith.warm_start import with_warm_start
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 WAIT_POLL_SECONDS = 0.25
@@ -48,12 +49,21 @@ def _workspace(home: Path, url: str) -> Workspace:
     return Workspace(home, Store(url))
 
 
-def load_request(source: Source, *, name: str | None = None) -> dict[str, Any]:
-    """A validated ``CreateHyperParameterTuningJob`` request document, with ``name`` replacing
-    the document's job name when given."""
+def load_request(
+    source: Source,
+    *,
+    name: str | None = None,
+    warm_start_from: Sequence[str] | None = None,
+    warm_start_type: str = "IdenticalDataAndAlgorithm",
+) -> dict[str, Any]:
+    """A validated ``CreateHyperParameterTuningJob`` request document; ``name`` replaces the
+    document's job name, ``warm_start_from`` its ``WarmStartConfig``."""
     request = to_document(load_tuning_job_document(source))
     if name is not None:
         request["HyperParameterTuningJobName"] = name
+    if warm_start_from:
+        request = with_warm_start(request, warm_start_from, warm_start_type)
+    if name is not None or warm_start_from:
         request = to_document(load_tuning_job_document(request))
     return request
 
@@ -115,15 +125,20 @@ def create_tuning_job(
     name: str | None = None,
     home: str | os.PathLike[str] | None = None,
     detach: bool = True,
+    warm_start_from: Sequence[str] | None = None,
+    warm_start_type: str = "IdenticalDataAndAlgorithm",
 ) -> TuningJob:
     """Create a tuning job from a ``CreateHyperParameterTuningJob`` document (a JSON or YAML
     file, or a mapping) and start running it.
 
     With ``detach`` (the default) the job runs in a process of its own and survives this one;
-    otherwise it runs in a thread of this process.
+    otherwise it runs in a thread of this process. ``warm_start_from`` names up to five parent
+    tuning jobs to start from (``IdenticalDataAndAlgorithm`` or ``TransferLearning``).
     """
     workspace = Workspace.open(home)
-    request = load_request(document, name=name)
+    request = load_request(
+        document, name=name, warm_start_from=warm_start_from, warm_start_type=warm_start_type
+    )
     service.create_tuning_job_record(workspace.store, request)
     job_name = request["HyperParameterTuningJobName"]
     if detach:

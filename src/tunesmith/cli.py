@@ -24,6 +24,7 @@ from tunesmith.engine import TuningEngine
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound, TunesmithError
 from tunesmith.training import training_job_directory
+from tunesmith.warm_start import lineage
 
 app = typer.Typer(
     name="tunesmith",
@@ -82,6 +83,13 @@ def tune(
     detach: Annotated[
         bool, typer.Option("--detach", help="Run in the background and return at once")
     ] = False,
+    warm_start_from: Annotated[
+        list[str] | None,
+        typer.Option(help="Parent tuning job to start from (repeat for up to 5)"),
+    ] = None,
+    warm_start_type: Annotated[
+        str, typer.Option(help="IdenticalDataAndAlgorithm or TransferLearning")
+    ] = "IdenticalDataAndAlgorithm",
 ) -> None:
     """Run tuning jobs, showing their progress until they end."""
     if name and len(name) != len(specs):
@@ -91,7 +99,10 @@ def tune(
         )
     workspace = _Options.workspace()
     overrides = name or [None] * len(specs)
-    requests = [load_request(s, name=n) for s, n in zip(specs, overrides, strict=True)]
+    requests = [
+        load_request(spec, name=n, warm_start_from=warm_start_from, warm_start_type=warm_start_type)
+        for spec, n in zip(specs, overrides, strict=True)
+    ]
     names = [r["HyperParameterTuningJobName"] for r in requests]
     if len(set(names)) != len(names):
         raise typer.BadParameter("two files name the same tuning job", param_hint="--name")
@@ -264,6 +275,12 @@ def describe(
         f"{config['ResourceLimits']['MaxParallelTrainingJobs']} in parallel)",
     )
     table.add_row("Training time", f"{doc['ConsumedResources']['RuntimeInSeconds']} s")
+    if warm := doc.get("WarmStartConfig"):
+        parents = [p["HyperParameterTuningJobName"] for p in warm["ParentHyperParameterTuningJobs"]]
+        table.add_row("Warm start from", f"{', '.join(parents)} ({warm['WarmStartType']})")
+        ancestors = [a.name for a in lineage(workspace.store, name)]
+        if len(ancestors) > len(parents):
+            table.add_row("Lineage", " ← ".join([name, *ancestors]))
     if best := doc.get("BestTrainingJob"):
         metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
         table.add_row("Best training job", best["TrainingJobName"])
@@ -274,6 +291,15 @@ def describe(
             table.add_row(f"  {key}", value)
     else:
         table.add_row("Best training job", "—")
+    if (overall := doc.get("OverallBestTrainingJob")) and overall["TrainingJobName"] != (
+        doc.get("BestTrainingJob") or {}
+    ).get("TrainingJobName"):
+        metric = overall["FinalHyperParameterTuningJobObjectiveMetric"]
+        table.add_row(
+            "Overall best",
+            f"{overall['TrainingJobName']} of {overall['TuningJobName']}: "
+            f"{metric['MetricName']} {metric['Value']:.6g}",
+        )
     console.print(table)
 
 

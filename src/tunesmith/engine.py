@@ -37,6 +37,7 @@ from tunesmith.space import Config, SearchSpace
 from tunesmith.store import Store
 from tunesmith.strategies import Strategy, Trial, create_strategy
 from tunesmith.training import training_job_directory, training_job_spec
+from tunesmith.warm_start import inherited_trials
 
 HEARTBEAT_SECONDS = 1.0
 EVENT_BATCH = 1024
@@ -178,6 +179,9 @@ class TuningEngine:
             value = record.final_objective if record.objective_status == "Succeeded" else None
             trials.append(self._account(record.name, record.hyperparameters, value, failure))
         self._replay_curves()
+        # Warm start: the ancestors' results come first, for the strategy alone (the job's own
+        # counters and completion criteria count only its own training jobs).
+        self.strategy.tell(inherited_trials(self.store, self.name, self.space, self.maximize))
         for stopper in self.stoppers:
             stopper.tell(trials)
         self.store.update_tuning_job(

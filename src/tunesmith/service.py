@@ -16,6 +16,7 @@ from tunesmith.model.errors import ValidationException
 from tunesmith.model.names import training_job_arn, tuning_job_arn
 from tunesmith.recording import transition
 from tunesmith.store import TERMINAL_STATUSES, Store, TrainingJobRecord, TuningJobRecord
+from tunesmith.warm_start import fingerprint, overall_best, validate_warm_start
 
 Document = dict[str, Any]
 
@@ -34,6 +35,7 @@ def create_tuning_job_record(store: Store, request: Mapping[str, Any]) -> str:
     name = request["HyperParameterTuningJobName"]
     config = request["HyperParameterTuningJobConfig"]
     objective = config["HyperParameterTuningJobObjective"]
+    validate_warm_start(store, request)
     arn = tuning_job_arn(name)
     now = time.time()
     store.create_tuning_job(
@@ -44,6 +46,7 @@ def create_tuning_job_record(store: Store, request: Mapping[str, Any]) -> str:
         objective_metric=objective["MetricName"],
         objective_type=objective["Type"],
         request=dict(request),
+        fingerprint=fingerprint(request),
         created=now,
         last_modified=now,
     )
@@ -220,6 +223,7 @@ def describe_tuning_job(store: Store, name: str) -> Document:
             "Failed": counters.objective_failed,
         },
         "BestTrainingJob": None if best is None else training_job_summary(best, job),
+        "OverallBestTrainingJob": _overall_best(store, job, best),
         "WarmStartConfig": request.get("WarmStartConfig"),
         "FailureReason": job.failure_reason,
         "TuningJobCompletionDetails": _compact(
@@ -233,6 +237,16 @@ def describe_tuning_job(store: Store, name: str) -> Document:
         },
     }
     return _compact(document)
+
+
+def _overall_best(
+    store: Store, job: TuningJobRecord, best: TrainingJobRecord | None
+) -> Document | None:
+    """Best across the job and its warm-start ancestors (only for warm-started jobs)."""
+    if not job.request.get("WarmStartConfig"):
+        return None
+    found = overall_best(store, job, best)
+    return None if found is None else training_job_summary(found[1], found[0])
 
 
 def list_tuning_jobs(

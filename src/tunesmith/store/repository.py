@@ -31,6 +31,7 @@ class TuningJobRecord:
     objective_metric: str
     objective_type: str
     request: dict[str, Any]
+    fingerprint: dict[str, Any] | None
     created: float
     last_modified: float
     end_time: float | None
@@ -95,7 +96,7 @@ class Counters:
         return self.completed + self.stopped + self.failed
 
 
-_JSON_COLUMNS = {"request", "hyperparameters", "notes", "transitions", "definition"}
+_JSON_COLUMNS = {"request", "fingerprint", "hyperparameters", "notes", "transitions", "definition"}
 
 
 def _record(cls: type, row: Any) -> Any:

@@ -34,6 +34,7 @@ tuning_jobs = Table(
     Column("objective_metric", Text, nullable=False),
     Column("objective_type", String(8), nullable=False),
     Column("request", Text, nullable=False),
+    Column("fingerprint", Text),
     Column("created", Float, nullable=False),
     Column("last_modified", Float, nullable=False),
     Column("end_time", Float),
