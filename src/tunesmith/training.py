@@ -74,7 +74,10 @@ def training_job_spec(
         for channel in definition.get("InputDataConfig") or []
     }
     output = (definition.get("OutputDataConfig") or {}).get("S3OutputPath")
-    resources = definition.get("ResourceConfig") or {}
+    # The SageMaker SDK sends a tuning job's resources as HyperParameterTuningResourceConfig.
+    resources = (
+        definition.get("ResourceConfig") or definition.get("HyperParameterTuningResourceConfig") or {}
+    )
     stopping = definition.get("StoppingCondition") or {}
     return TrainingJobSpec(
         name=name,
