@@ -75,8 +75,8 @@ def training_job_spec(
     }
     output = (definition.get("OutputDataConfig") or {}).get("S3OutputPath")
     # The SageMaker SDK sends a tuning job's resources as HyperParameterTuningResourceConfig.
-    resources = (
-        definition.get("ResourceConfig") or definition.get("HyperParameterTuningResourceConfig") or {}
+    resources = definition.get("ResourceConfig") or definition.get(
+        "HyperParameterTuningResourceConfig", {}
     )
     stopping = definition.get("StoppingCondition") or {}
     return TrainingJobSpec(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from helpers import wait_for
 
 import tunesmith
+from helpers import wait_for
 from tunesmith import service
 from tunesmith.api import Workspace
 from tunesmith.model.shapes import DescribeTrainingJobResponse

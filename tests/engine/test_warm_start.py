@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from helpers import QUADRATIC, tuning_document
 
 import tunesmith
+from helpers import QUADRATIC, tuning_document
 from tunesmith.api import Workspace
 from tunesmith.space import SearchSpace
 from tunesmith.warm_start import inherited_trials, lineage
