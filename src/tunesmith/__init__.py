@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "TrainingJob": "tunesmith.api",
+    "analytics": "tunesmith.api",
     "TuningJob": "tunesmith.api",
     "create_training_job": "tunesmith.api",
     "stop_training_job": "tunesmith.api",

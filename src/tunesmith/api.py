@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith import service
+from tunesmith.job_analytics import TuningJobAnalytics
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model import load_training_job_document, load_tuning_job_document, to_document
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
@@ -222,6 +223,11 @@ def tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> Tuni
     workspace = Workspace.open(home)
     workspace.store.get_tuning_job(name)
     return TuningJob(name, workspace)
+
+
+def analytics(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJobAnalytics:
+    """A tuning job's results as DataFrames (``.dataframe()``, ``.metrics()``)."""
+    return TuningJobAnalytics(Workspace.open(home).store, name)
 
 
 def describe_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
