@@ -60,7 +60,8 @@ def record_ended(
             f"No value of the objective metric {objective_metric} was found in the training "
             "job's output"
         )
-    failure = event.failure_reason or "; ".join(notes) or None
+    # SageMaker's FailureReason holds at most 1024 characters.
+    failure = (event.failure_reason or "; ".join(notes))[:1024] or None
     advance(transitions, event.secondary_status, event.time, _status_message(event))
     values: dict[str, Any] = {}
     if objective_metric is not None:
