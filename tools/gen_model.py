@@ -82,13 +82,13 @@ def _dump_time(moment: datetime, info: SerializationInfo) -> datetime | float | 
 class RequestShape(BaseModel):
     """A shape that can appear in a request: unknown members are errors, as in botocore."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ResponseShape(BaseModel):
     """A shape that appears only in responses: extra members are kept when building and dumping."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 '''
 
 

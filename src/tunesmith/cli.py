@@ -210,6 +210,14 @@ def _print_outcome(workspace: Workspace, name: str) -> None:
     )
     if job.failure_reason and job.status == "Failed":
         console.print(f"Failure reason: {job.failure_reason}", highlight=False, markup=False)
+    if job.end_time is not None:
+        parallel = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"]
+        busy = workspace.store.consumed_seconds(name, job.end_time)
+        console.print(
+            f"Wall time {job.end_time - job.created:.1f} s; the training jobs ran {busy:.1f} s in "
+            f"all, {busy / parallel:.1f} s spread over {parallel} slots",
+            highlight=False,
+        )
     if best := doc.get("BestTrainingJob"):
         metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
         console.print(

@@ -36,13 +36,13 @@ def _dump_time(moment: datetime, info: SerializationInfo) -> datetime | float | 
 class RequestShape(BaseModel):
     """A shape that can appear in a request: unknown members are errors, as in botocore."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ResponseShape(BaseModel):
     """A shape that appears only in responses: extra members are kept when building and dumping."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 _HyperParameterTuningJobName = Annotated[str, Field(min_length=1, max_length=32, pattern='^(?:[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31})$')]
 _HyperParameterTuningJobStrategyType = Literal['Bayesian', 'Random', 'Hyperband', 'Grid']
 _HyperbandStrategyMinResource = Annotated[int, Field(ge=1)]
