@@ -16,6 +16,7 @@ _PUBLIC = {
     "TuningJob": "tunesmith.api",
     "create_training_job": "tunesmith.api",
     "stop_training_job": "tunesmith.api",
+    "resume_tuning_job": "tunesmith.api",
     "Workspace": "tunesmith.api",
     "create_tuning_job": "tunesmith.api",
     "describe_training_job": "tunesmith.api",

@@ -218,6 +218,22 @@ def create_training_job(
     return job
 
 
+def resume_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, detach: bool = True
+) -> TuningJob:
+    """Continue a tuning job whose engine stopped (a crash, a reboot)."""
+    workspace = Workspace.open(home)
+    service.check_resumable(workspace.store, name)
+    if detach:
+        spawn_engine(name, workspace.home, workspace.store.url)
+        return TuningJob(name, workspace)
+    thread = threading.Thread(
+        target=run_engine, args=(workspace.store, name, workspace.home), daemon=True
+    )
+    thread.start()
+    return TuningJob(name, workspace, thread)
+
+
 def tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJob:
     """A handle on an existing tuning job."""
     workspace = Workspace.open(home)

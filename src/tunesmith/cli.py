@@ -484,6 +484,26 @@ def _sparkline(values: list[float]) -> str:
 
 
 @app.command()
+def resume(
+    name: str,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Run in the background and return at once")
+    ] = False,
+) -> None:
+    """Continue a tuning job whose engine stopped (a crash, a reboot): finished training jobs
+    are kept, the search continues from them."""
+    workspace = _Options.workspace()
+    service.check_resumable(workspace.store, name)
+    if detach:
+        pid = spawn_engine(name, workspace.home, workspace.store.url)
+        console.print(f"Tuning job {name} resumed in the background (engine pid {pid}).")
+        return
+    status = _run_with_progress(workspace, [name])[0]
+    _print_outcome(workspace, name)
+    raise typer.Exit(0 if status == "Completed" else 130 if status == "Stopped" else 1)
+
+
+@app.command()
 def stop(name: str) -> None:
     """Stop a tuning job: its running training jobs are stopped, it ends Stopped."""
     workspace = _Options.workspace()

@@ -9,10 +9,12 @@ the tuning job's own runtime limit, or for its heartbeat.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -166,7 +168,9 @@ class TuningEngine:
         for record in sorted(records, key=lambda r: (r.end_time or math.inf, r.seq)):
             failure = record.failure_reason
             if record.status in ("InProgress", "Stopping"):
-                # Its process belonged to an engine that is gone: it cannot be followed.
+                # Its process belonged to an engine that is gone: its output can no longer be
+                # read, so the process is ended rather than left running unwatched.
+                _end_abandoned(record.pid, record.name)
                 failure = "The engine running this training job stopped unexpectedly"
                 self.store.update_training_job(
                     record.name,
@@ -431,6 +435,20 @@ class TuningEngine:
             engine_pid=None,
         )
         return completion.status
+
+
+def _end_abandoned(pid: int | None, name: str) -> None:
+    """Kill the process group of a training job whose engine died, if it still runs here and
+    really is that training job (its environment names it), not a process that reused the id."""
+    if pid is None:
+        return
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return
+    if f"TRAINING_JOB_NAME={name}".encode() in environ:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def _strategy_options(request: dict[str, Any]) -> dict[str, Any]:

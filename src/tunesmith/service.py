@@ -7,12 +7,15 @@ them (the server turns them into epoch seconds, the CLI into ISO 8601).
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from tunesmith.model.errors import ValidationException
+from tunesmith.model.errors import ConflictException, ValidationException
 from tunesmith.model.names import training_job_arn, tuning_job_arn
 from tunesmith.recording import transition
 from tunesmith.store import TERMINAL_STATUSES, Store, TrainingJobRecord, TuningJobRecord
@@ -159,6 +162,55 @@ def stop_tuning_job(store: Store, name: str) -> None:
     store.update_tuning_job(
         name, status="Stopping", last_modified=time.time(), only_if_status=["InProgress"]
     )
+
+
+def _engine_silence_seconds() -> float:
+    return float(os.environ.get("TUNESMITH_ENGINE_SILENCE_SECONDS", "15"))
+
+
+def engine_alive(job: TuningJobRecord, now: float | None = None) -> bool:
+    """Whether some engine still runs the tuning job: its heartbeat is recent (engines beat
+    every second), or its process lives on this host."""
+    if job.status in TERMINAL_STATUSES:
+        return False
+    now = time.time() if now is None else now
+    if job.heartbeat is not None and now - job.heartbeat < _engine_silence_seconds():
+        return True
+    return (
+        job.engine_pid is not None
+        and job.engine_host == socket.gethostname()
+        and _process_exists(job.engine_pid)
+    )
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def check_resumable(store: Store, name: str) -> TuningJobRecord:
+    """The tuning job, if it is unfinished and no engine runs it any more."""
+    job = store.get_tuning_job(name)
+    if job.status in TERMINAL_STATUSES:
+        raise ValidationException(
+            f"The hyperparameter tuning job '{name}' has already ended with status {job.status}."
+        )
+    if engine_alive(job):
+        raise ConflictException(
+            f"The hyperparameter tuning job '{name}' is still being run by engine process "
+            f"{job.engine_pid} on {job.engine_host}."
+        )
+    return job
 
 
 def training_job_summary(record: TrainingJobRecord, job: TuningJobRecord) -> Document:
