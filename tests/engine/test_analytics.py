@@ -1,7 +1,7 @@
 import pandas as pd
-from helpers import tuning_document
 
 import tunesmith
+from helpers import tuning_document
 from tunesmith.job_analytics import METRIC_COLUMNS, RESULT_COLUMNS
 
 

@@ -7,9 +7,9 @@ import signal
 
 import psutil
 import pytest
-from helpers import tuning_document, wait_for
 
 import tunesmith
+from helpers import tuning_document, wait_for
 from tunesmith import service
 from tunesmith.api import Workspace
 
