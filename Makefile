@@ -24,6 +24,8 @@ demo: $(VENV)/.installed
 	$(BIN)/tunesmith tune examples/digits/random.yaml examples/digits/bayesian.yaml \
 		--name random-$(STAMP) --name bayesian-$(STAMP)
 	$(BIN)/tunesmith describe bayesian-$(STAMP)
+	$(BIN)/tunesmith report random-$(STAMP) bayesian-$(STAMP) \
+		-o .tunesmith/reports/digits-$(STAMP).html
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -484,6 +484,29 @@ def _sparkline(values: list[float]) -> str:
 
 
 @app.command()
+def report(
+    names: Annotated[list[str], typer.Argument(help="Tuning jobs to chart side by side")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="report.html, .png, .svg or .pdf")
+    ] = Path("report.html"),
+    basic: Annotated[
+        bool, typer.Option("--basic", help="Only the charts amtviz shows without advanced=True")
+    ] = False,
+    trials_only: Annotated[
+        bool, typer.Option("--trials-only", help="Leave out the per-metric time series")
+    ] = False,
+) -> None:
+    """Write the linked charts of tuning jobs to a self-contained file (no network needed)."""
+    from tunesmith.viz import write_report
+
+    workspace = _Options.workspace()
+    path = write_report(
+        names, output, advanced=not basic, trials_only=trials_only, home=workspace.home
+    )
+    console.print(f"Report written to {path.resolve()}", highlight=False)
+
+
+@app.command()
 def resume(
     name: str,
     detach: Annotated[
