@@ -107,6 +107,7 @@ def save_report(chart: alt.TopLevelMixin, path: str | Path) -> Path:
             f"path: cannot save a report as {suffix or 'a file without suffix'!r}; "
             f"use one of {', '.join(SUFFIXES)}"
         )
+    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".html":
         path.write_text(to_html(chart), encoding="utf-8")
         return path
