@@ -1,0 +1,269 @@
+"""Optimiser quality, side by side, scored the way Bayesmark scores it.
+
+Every optimiser runs every problem with the same seeds and trial budget, in-process through its
+ask/tell interface. For each problem, a run's best loss after t trials is turned into a
+normalised regret: 0 at the best loss any run found on that problem, 1 at the median best loss of
+random search after the same t trials. The score is 100 x (1 - mean normalised regret): 0 is
+random search's median, 100 the best seen. Reported per problem and overall (mean over
+problems), at 16 and 50 trials, with 95% bootstrap intervals over seeds.
+
+    .venv/bin/python benchmarks/optimizer_quality.py --quick     # <= 10 minutes on 2 cores
+    .venv/bin/python benchmarks/optimizer_quality.py             # full: every problem, 10 seeds
+
+Writes benchmarks/results/optimizer_quality[_quick].{md,json}.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread per worker process: the workers already fill the cores, and oversubscribed BLAS
+# threads slow every optimiser down unevenly.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _problems import (  # noqa: E402
+    Problem,
+    run_optuna,
+    run_tunesmith,
+    sklearn_problems,
+    synthetic_problems,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CHECKPOINTS = (16, 50)
+OPTIMIZERS = ("tunesmith Random", "tunesmith Bayesian", "Optuna TPE", "Optuna GP",
+              "Optuna CMA-ES")
+OURS, RANDOM = "tunesmith Bayesian", "tunesmith Random"
+OPTUNA = ("Optuna TPE", "Optuna GP", "Optuna CMA-ES")
+# Cheap to evaluate (well under a second per cross-validation), and every kind of variable.
+QUICK_PROBLEMS = ("branin", "hartmann6", "ackley-mixed", "branin-int-cat", "SVM-wine",
+                  "kNN-wine", "DT-wine", "linear-diabetes")
+
+
+def all_problems() -> dict[str, Problem]:
+    return {p.name: p for p in synthetic_problems() + sklearn_problems()}
+
+
+def applies(optimizer: str, problem: Problem) -> bool:
+    # CMA-ES has no notion of a categorical variable (Optuna samples those at random).
+    return not (optimizer == "Optuna CMA-ES" and problem.has_categorical)
+
+
+@dataclass(frozen=True)
+class Task:
+    problem: str
+    optimizer: str
+    seed: int
+    budget: int
+
+
+def run_task(task: Task) -> tuple[Task, list[float], float]:
+    from tunesmith.strategies.bayesian import BayesianStrategy
+    from tunesmith.strategies.random import RandomStrategy
+
+    problem = all_problems()[task.problem]
+    start = time.perf_counter()
+    if task.optimizer == RANDOM:
+        losses = run_tunesmith(RandomStrategy(problem.space, seed=task.seed), problem, task.budget)
+    elif task.optimizer == OURS:
+        losses = run_tunesmith(BayesianStrategy(problem.space, seed=task.seed), problem,
+                               task.budget)
+    else:
+        losses = run_optuna(task.optimizer, problem, task.seed, task.budget)
+    return task, losses, time.perf_counter() - start
+
+
+def _worker_init() -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+def normalised_regret(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per optimiser, (seeds x trials) regret of the best-so-far against random's median."""
+    best = {name: np.minimum.accumulate(c, axis=1) for name, c in curves.items()}
+    floor = min(float(b.min()) for b in best.values())
+    random_median = np.median(best[RANDOM], axis=0)
+    span = random_median - floor
+    out = {}
+    for name, b in best.items():
+        gap = b - floor
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # Where random's median already is the best seen, only reaching it counts.
+            out[name] = np.where(span > 1e-12, gap / np.maximum(span, 1e-12), (gap > 1e-12) * 1.0)
+    return out
+
+
+def bootstrap_mean(per_problem: list[np.ndarray], rng: np.random.Generator, draws: int = 2000
+                   ) -> np.ndarray:
+    """Bootstrap draws of the mean over problems of the mean over seeds (seeds resampled)."""
+    totals = np.zeros(draws)
+    for scores in per_problem:
+        idx = rng.integers(len(scores), size=(draws, len(scores)))
+        totals += scores[idx].mean(1)
+    return totals / len(per_problem)
+
+
+def trials_to_reach(best: np.ndarray, target: float) -> float:
+    """Median over seeds of the first trial (1-based) whose best-so-far reaches ``target``."""
+    hits = [int(np.argmax(row <= target)) + 1 if (row <= target).any() else np.inf
+            for row in best]
+    return float(np.median(hits))
+
+
+def score(results: dict[str, dict[str, np.ndarray]], seeds: int) -> dict:
+    problems = sorted(results)
+    regret = {p: normalised_regret(results[p]) for p in problems}
+    table: dict = {"problems": {}, "overall": {}, "seeds": seeds}
+    for p in problems:
+        table["problems"][p] = {
+            name: {str(t): float(100 * (1 - r[:, t - 1].mean())) for t in CHECKPOINTS}
+            for name, r in regret[p].items()
+        }
+    rng = np.random.default_rng(0)
+    for name in OPTIMIZERS:
+        covered = [p for p in problems if name in regret[p]]
+        if not covered:
+            continue
+        entry = {"problems": len(covered)}
+        for t in CHECKPOINTS:
+            draws = bootstrap_mean([100 * (1 - regret[p][name][:, t - 1]) for p in covered], rng)
+            mean = float(np.mean([100 * (1 - regret[p][name][:, t - 1].mean()) for p in covered]))
+            entry[str(t)] = {"score": mean, "ci95": [float(np.percentile(draws, 2.5)),
+                                                     float(np.percentile(draws, 97.5))]}
+        table["overall"][name] = entry
+    full = [n for n in OPTUNA if table["overall"].get(n, {}).get("problems") == len(problems)]
+    rival = max(full, key=lambda n: table["overall"][n]["50"]["score"])
+    table["best_optuna"] = rival
+    for t in CHECKPOINTS:
+        # Paired bootstrap: the same resampled seeds for both optimisers on each problem.
+        diffs = np.zeros(2000)
+        for p in problems:
+            ours, theirs = 100 * (1 - regret[p][OURS][:, t - 1]), 100 * (
+                1 - regret[p][rival][:, t - 1])
+            idx = rng.integers(len(ours), size=(2000, len(ours)))
+            diffs += (ours[idx] - theirs[idx]).mean(1)
+        diffs /= len(problems)
+        table[f"difference_{t}"] = {
+            "mean": float(diffs.mean()),
+            "ci95": [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))],
+        }
+        table[f"wins_{t}"] = {
+            "vs_best_optuna": sum(
+                table["problems"][p][OURS][str(t)] >= table["problems"][p][rival][str(t)]
+                for p in problems),
+            "vs_every_optuna": sum(
+                all(table["problems"][p][OURS][str(t)] >= table["problems"][p][n][str(t)]
+                    for n in OPTUNA if n in table["problems"][p]) for p in problems),
+            "of": len(problems),
+        }
+    reach = []
+    for p in problems:
+        best = {n: np.minimum.accumulate(c, axis=1) for n, c in results[p].items()}
+        target = float(np.median(best[RANDOM][:, 49]))
+        reach.append(trials_to_reach(best[OURS], target))
+    table["trials_to_random_50_median"] = {"per_problem": dict(zip(problems, reach, strict=True)),
+                                          "median_over_problems": float(np.median(reach))}
+    return table
+
+
+def render(table: dict, timings: dict[str, float], profile: str) -> str:
+    names = [n for n in OPTIMIZERS if n in table["overall"]]
+    head = "| problem | " + " | ".join(f"{n} @16 / @50" for n in names) + " |"
+    lines = [
+        f"# Optimiser quality ({profile} profile, {table['seeds']} seeds)", "",
+        "Score = 100 x (1 - mean normalised regret); 0 = random search's median, "
+        "100 = best seen.", "", head, "|---|" + "---:|" * len(names),
+    ]
+    for p, row in table["problems"].items():
+        cells = [f"{row[n]['16']:.1f} / {row[n]['50']:.1f}" if n in row else "n/a" for n in names]
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    cells = []
+    for n in names:
+        e = table["overall"][n]
+        note = "" if e["problems"] == len(table["problems"]) else f" ({e['problems']} problems)"
+        cells.append(f"**{e['16']['score']:.1f}** [{e['16']['ci95'][0]:.1f}, "
+                     f"{e['16']['ci95'][1]:.1f}] / **{e['50']['score']:.1f}** "
+                     f"[{e['50']['ci95'][0]:.1f}, {e['50']['ci95'][1]:.1f}]{note}")
+    lines.append("| **overall** (95% CI) | " + " | ".join(cells) + " |")
+    rival = table["best_optuna"]
+    lines += ["", f"Best Optuna sampler overall at 50 trials: {rival}."]
+    for t in CHECKPOINTS:
+        d, w = table[f"difference_{t}"], table[f"wins_{t}"]
+        lines.append(
+            f"- {t} trials: Bayesian - {rival} = {d['mean']:+.1f} "
+            f"(95% CI [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]); Bayesian >= {rival} on "
+            f"{w['vs_best_optuna']}/{w['of']} problems, >= every Optuna sampler on "
+            f"{w['vs_every_optuna']}/{w['of']}."
+        )
+    reach = table["trials_to_random_50_median"]["median_over_problems"]
+    lines.append(f"- Trials tunesmith Bayesian needs to reach random search's 50-trial median "
+                 f"(median problem): {reach:g} (goal <= 16).")
+    lines += ["", "Optimiser time (seconds, summed over all runs, including objective "
+                  "evaluations): " + ", ".join(f"{n} {timings.get(n, 0):.0f}" for n in names)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few problems and seeds")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default 10; quick 4)")
+    parser.add_argument("--problems", nargs="+", help="problem names (default: all)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--budget", type=int, default=max(CHECKPOINTS))
+    args = parser.parse_args()
+    problems = all_problems()
+    names = args.problems or (list(QUICK_PROBLEMS) if args.quick else list(problems))
+    unknown = sorted(set(names) - set(problems))
+    if unknown:
+        parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
+    seeds = args.seeds or (4 if args.quick else 10)
+    tasks = [Task(p, o, s, args.budget) for p in names for o in OPTIMIZERS
+             for s in range(seeds) if applies(o, problems[p])]
+    # Longest first (Bayesian and GP runs), so the pool does not end on one straggler.
+    tasks.sort(key=lambda t: t.optimizer not in (OURS, "Optuna GP"))
+    curves: dict[str, dict[str, list]] = {p: {} for p in names}
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(args.workers, initializer=_worker_init) as pool:
+        for i, (task, losses, elapsed) in enumerate(pool.imap_unordered(run_task, tasks), 1):
+            curves[task.problem].setdefault(task.optimizer, []).append((task.seed, losses))
+            timings[task.optimizer] = timings.get(task.optimizer, 0.0) + elapsed
+            if i % 20 == 0 or i == len(tasks):
+                print(f"{i}/{len(tasks)} runs, {time.perf_counter() - started:.0f}s",
+                      file=sys.stderr, flush=True)
+    results = {p: {o: np.array([losses for _, losses in sorted(runs)])
+                   for o, runs in by_opt.items()} for p, by_opt in curves.items()}
+    table = score(results, seeds)
+    profile = "quick" if args.quick else "full" if not args.problems else "custom"
+    text = render(table, timings, profile)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    stem = "optimizer_quality" + ("" if profile == "full" else f"_{profile}")
+    (RESULTS / f"{stem}.md").write_text(text + "\n")
+    table["timings_seconds"] = timings
+    table["curves"] = {p: {o: c.tolist() for o, c in r.items()} for p, r in results.items()}
+    (RESULTS / f"{stem}.json").write_text(json.dumps(table, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

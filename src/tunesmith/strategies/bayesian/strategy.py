@@ -1,0 +1,93 @@
+"""Bayesian optimisation: a Gaussian process of the loss, and expected improvement to choose.
+
+The first proposals follow a scrambled Sobol design (spread evenly, keyed by the proposal's
+index), until ``n_initial`` trials have a loss. Then each proposal maximises log expected
+improvement under the model. Several proposals at once (``MaxParallelTrainingJobs`` > 1), and
+trials still running, are handled with the kriging believer: each chosen or pending point is
+added to the model with its predicted loss as if observed, which shrinks the uncertainty there
+so the next proposal goes elsewhere; configurations already evaluated, pending or chosen in the
+same batch are never proposed again while another candidate exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tunesmith.space import Config, SearchSpace
+from tunesmith.strategies.base import Strategy
+from tunesmith.strategies.bayesian import acquisition, surrogate
+from tunesmith.strategies.bayesian.encoding import Encoding
+
+
+class BayesianStrategy(Strategy):
+    """Gaussian-process Bayesian optimisation with expected improvement."""
+
+    name = "Bayesian"
+
+    def __init__(self, space: SearchSpace, *, seed: int | None = None) -> None:
+        super().__init__(space, seed=seed)
+        self.encoding = Encoding(space)
+        # Enough points to see each parameter vary, few enough to leave most of a small budget
+        # to the model.
+        self.n_initial = int(np.clip(self.encoding.n_parameters + 2, 4, 8))
+        self._cache = surrogate.HyperparameterCache()
+
+    def _propose(self, n: int, pending: Sequence[Config]) -> list[Config]:
+        observations = surrogate.Observations.from_trials(self.encoding, self.trials)
+        exclude = {acquisition.key(f) for f in observations.features}
+        inside = [c for c in pending if self.encoding.space.contains(c)]
+        pending_feats = [self.encoding.encode(c) for c in inside]
+        exclude |= {acquisition.key(f) for f in pending_feats}
+        if observations.n_succeeded < self.n_initial:
+            return [self._design(i, exclude) for i in range(n)]
+        return self._model_proposals(n, observations, pending_feats, exclude)
+
+    def _design(self, i: int, exclude: set[bytes]) -> Config:
+        index = self.n_asked + i
+        points = self.encoding.features(self.encoding.sobol(index + 64, self.seed))
+        for row in points[index:]:
+            if acquisition.key(row) not in exclude:
+                break
+        exclude.add(acquisition.key(row))
+        return self.encoding.decode(row)
+
+    def _model_proposals(
+        self,
+        n: int,
+        observations: surrogate.Observations,
+        pending: list[np.ndarray],
+        exclude: set[bytes],
+    ) -> list[Config]:
+        rng = self.rng(0)
+        gp = surrogate.fit(self.encoding, observations, self._cache, rng)
+        best = float(np.min(gp.mean(gp.x)))
+        top = np.argsort(gp.y)[:5]
+        anchors = self.encoding.coordinates(gp.x[top])
+        # Each score costs O(observations^2); with hundreds of them a leaner search keeps the
+        # time of a proposal bounded.
+        search = {"n_candidates": 512, "n_steps": 8} if len(gp.x) > 300 else {}
+        chosen: list[np.ndarray] = []
+        out: list[Config] = []
+        for _ in range(n):
+            believed = pending + chosen
+            model, incumbent = gp, best
+            if believed:
+                points = np.array(believed)
+                believed_losses = gp.mean(points)
+                model = gp.with_fantasies(points, believed_losses)
+                # A believed outcome counts as seen: improving on it is what is left to gain.
+                incumbent = min(best, float(believed_losses.min()))
+
+            def score(feats: np.ndarray, model=model, incumbent=incumbent) -> np.ndarray:
+                mean, std = model.predict(feats)
+                return acquisition.log_expected_improvement(mean, std, incumbent)
+
+            feats, _ = acquisition.maximize(
+                score, self.encoding, rng, anchors=anchors, exclude=exclude, **search
+            )
+            exclude.add(acquisition.key(feats))
+            chosen.append(feats)
+            out.append(self.encoding.decode(feats))
+        return out
