@@ -283,3 +283,21 @@ def test_script_removed_after_creation_fails_its_training_jobs(home, script_dir)
     summary = tunesmith.list_training_jobs_for_tuning_job("gone", home=home)[0]
     assert summary["TrainingJobStatus"] == "Failed"
     assert "train.py" in summary["FailureReason"]
+
+
+@pytest.mark.slow
+def test_convergence_completes_a_flat_job(home, script_dir) -> None:
+    flat = script_dir('print("score: 1.0")\n')
+    document = tuning_document(
+        "converge",
+        flat,
+        max_jobs=60,
+        parallel=2,
+        TuningJobCompletionCriteria={"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}},
+    )
+    doc = run(document, home)
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    assert "ConvergenceDetectedTime" in doc["TuningJobCompletionDetails"]
+    assert doc["TrainingJobStatusCounters"]["Completed"] < 60
+    record = Workspace.open(home).store.get_tuning_job("converge")
+    assert record.completion_reason.startswith("Convergence detected")
