@@ -18,10 +18,18 @@ from typing import Any
 from tunesmith.model.errors import ConflictException, ValidationException
 from tunesmith.model.names import training_job_arn, tuning_job_arn
 from tunesmith.recording import transition
-from tunesmith.store import TERMINAL_STATUSES, Store, TrainingJobRecord, TuningJobRecord
+from tunesmith.store import (
+    TERMINAL_STATUSES,
+    Listing,
+    Store,
+    TrainingJobRecord,
+    TuningJobRecord,
+)
 from tunesmith.warm_start import fingerprint, overall_best, validate_warm_start
 
 Document = dict[str, Any]
+TRAINING_JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+TUNING_JOB_STATUSES = ("Completed", "InProgress", "Failed", "Stopped", "Stopping", "Deleting")
 
 
 def _time(seconds: float | None) -> datetime | None:
@@ -107,27 +115,28 @@ def list_training_jobs(
     last_modified_time_before: datetime | None = None,
 ) -> Document:
     """The ``ListTrainingJobs`` response: training jobs of tuning jobs and single ones."""
-    _one_of("SortBy", sort_by, ("Name", "CreationTime", "Status"))
-    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
-    if status_equals is not None:
-        _one_of(
-            "StatusEquals",
-            status_equals,
-            ("InProgress", "Completed", "Failed", "Stopping", "Stopped"),
-        )
-    _at_least("MaxResults", max_results, 1, 100)
+    _check_listing(
+        sort_by,
+        ("Name", "CreationTime", "Status"),
+        sort_order,
+        status_equals,
+        TRAINING_JOB_STATUSES,
+        max_results,
+    )
     offset = _offset(next_token)
     records = store.list_training_jobs(
-        name_contains=name_contains,
-        status=status_equals,
-        created_after=_epoch(creation_time_after),
-        created_before=_epoch(creation_time_before),
-        modified_after=_epoch(last_modified_time_after),
-        modified_before=_epoch(last_modified_time_before),
-        sort_by=sort_by,  # type: ignore[arg-type]
-        descending=sort_order == "Descending",
-        offset=offset,
-        limit=max_results + 1,
+        _listing(
+            offset,
+            max_results,
+            sort_by,
+            sort_order,
+            name_contains,
+            status_equals,
+            creation_time_after,
+            creation_time_before,
+            last_modified_time_after,
+            last_modified_time_before,
+        )
     )
     summaries = [
         _compact(
@@ -316,27 +325,28 @@ def list_tuning_jobs(
     last_modified_time_before: datetime | None = None,
 ) -> Document:
     """The ``ListHyperParameterTuningJobs`` response."""
-    _one_of("SortBy", sort_by, ("Name", "Status", "CreationTime"))
-    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
-    if status_equals is not None:
-        _one_of(
-            "StatusEquals",
-            status_equals,
-            ("Completed", "InProgress", "Failed", "Stopped", "Stopping", "Deleting"),
-        )
-    _at_least("MaxResults", max_results, 1, 100)
+    _check_listing(
+        sort_by,
+        ("Name", "Status", "CreationTime"),
+        sort_order,
+        status_equals,
+        TUNING_JOB_STATUSES,
+        max_results,
+    )
     offset = _offset(next_token)
     jobs = store.list_tuning_jobs(
-        name_contains=name_contains,
-        status=status_equals,
-        created_after=_epoch(creation_time_after),
-        created_before=_epoch(creation_time_before),
-        modified_after=_epoch(last_modified_time_after),
-        modified_before=_epoch(last_modified_time_before),
-        sort_by=sort_by,  # type: ignore[arg-type]
-        descending=sort_order == "Descending",
-        offset=offset,
-        limit=max_results + 1,
+        _listing(
+            offset,
+            max_results,
+            sort_by,
+            sort_order,
+            name_contains,
+            status_equals,
+            creation_time_after,
+            creation_time_before,
+            last_modified_time_after,
+            last_modified_time_before,
+        )
     )
     summaries = []
     for job in jobs[:max_results]:
@@ -387,15 +397,14 @@ def list_training_jobs_for_tuning_job(
     sort_order: str = "Ascending",
 ) -> Document:
     """The ``ListTrainingJobsForHyperParameterTuningJob`` response."""
-    _one_of("SortBy", sort_by, ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue"))
-    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
-    if status_equals is not None:
-        _one_of(
-            "StatusEquals",
-            status_equals,
-            ("InProgress", "Completed", "Failed", "Stopping", "Stopped"),
-        )
-    _at_least("MaxResults", max_results, 1, 100)
+    _check_listing(
+        sort_by,
+        ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue"),
+        sort_order,
+        status_equals,
+        TRAINING_JOB_STATUSES,
+        max_results,
+    )
     job = store.get_tuning_job(name)
     offset = _offset(next_token)
     descending = sort_order == "Descending"
@@ -471,6 +480,48 @@ def describe_training_job(store: Store, name: str) -> Document:
             "BillableTimeInSeconds": training_seconds,
         }
     )
+
+
+def _listing(
+    offset: int,
+    max_results: int,
+    sort_by: str,
+    sort_order: str,
+    name_contains: str | None,
+    status: str | None,
+    *times: datetime | None,
+) -> Listing:
+    """The store's listing for a List operation's arguments (one row more than a page, to know
+    whether another page follows)."""
+    created_after, created_before, modified_after, modified_before = map(_epoch, times)
+    return Listing(
+        name_contains=name_contains,
+        status=status,
+        created_after=created_after,
+        created_before=created_before,
+        modified_after=modified_after,
+        modified_before=modified_before,
+        sort_by=sort_by,  # type: ignore[arg-type]
+        descending=sort_order == "Descending",
+        offset=offset,
+        limit=max_results + 1,
+    )
+
+
+def _check_listing(
+    sort_by: str,
+    sorts: tuple[str, ...],
+    sort_order: str,
+    status: str | None,
+    statuses: tuple[str, ...],
+    max_results: int,
+) -> None:
+    """The arguments every List operation shares."""
+    _one_of("SortBy", sort_by, sorts)
+    _one_of("SortOrder", sort_order, ("Ascending", "Descending"))
+    if status is not None:
+        _one_of("StatusEquals", status, statuses)
+    _at_least("MaxResults", max_results, 1, 100)
 
 
 def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:

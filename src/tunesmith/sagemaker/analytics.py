@@ -13,21 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tunesmith import service
-from tunesmith.sagemaker.parameter import plain_value
+from tunesmith.job_analytics import RESULT_COLUMNS
+from tunesmith.model.validation import hyperparameter_value
 
 if TYPE_CHECKING:
     from tunesmith.sagemaker.session import Session
     from tunesmith.store import Store
-
-RESULT_COLUMNS = (
-    "TrainingJobName",
-    "TrainingJobStatus",
-    "FinalObjectiveValue",
-    "TrainingStartTime",
-    "TrainingEndTime",
-    "TrainingElapsedTimeSeconds",
-    "TuningJobName",
-)
 
 
 def _value(value: str) -> Any:
@@ -35,7 +26,7 @@ def _value(value: str) -> Any:
     try:
         return float(value)
     except (TypeError, ValueError):
-        return plain_value(value)
+        return hyperparameter_value(value)
 
 
 def _row(summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,18 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tunesmith.model.validation import hyperparameter_value
+
 
 def _wire(value: Any) -> str:
     return str(value)
-
-
-def plain_value(value: str) -> str:
-    """A string value without the JSON quotes framework estimators put around strings."""
-    try:
-        decoded = json.loads(value)
-    except (TypeError, ValueError):
-        return value
-    return decoded if isinstance(decoded, str) else value
 
 
 class ParameterRange:
@@ -127,7 +120,9 @@ def ranges_from_document(document: dict[str, Any]) -> dict[str, ParameterRange]:
     ranges: dict[str, ParameterRange] = {}
     for entry in document.get("CategoricalParameterRanges") or []:
         # Framework jobs hold JSON-quoted values; the range object holds them plain.
-        ranges[entry["Name"]] = CategoricalParameter([plain_value(v) for v in entry["Values"]])
+        ranges[entry["Name"]] = CategoricalParameter(
+            [hyperparameter_value(v) for v in entry["Values"]]
+        )
     for entry in document.get("ContinuousParameterRanges") or []:
         ranges[entry["Name"]] = ContinuousParameter(
             float(entry["MinValue"]), float(entry["MaxValue"]), entry.get("ScalingType", "Auto")

@@ -4,6 +4,7 @@ from tunesmith.store.database import default_home, store_url
 from tunesmith.store.repository import (
     TERMINAL_STATUSES,
     Counters,
+    Listing,
     MetricPoint,
     Store,
     TrainingJobRecord,
@@ -13,6 +14,7 @@ from tunesmith.store.repository import (
 __all__ = [
     "TERMINAL_STATUSES",
     "Counters",
+    "Listing",
     "MetricPoint",
     "Store",
     "TrainingJobRecord",

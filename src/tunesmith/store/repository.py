@@ -12,7 +12,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from tunesmith.model.errors import ResourceInUse, ResourceNotFound
@@ -96,6 +106,47 @@ class Counters:
         return self.completed + self.stopped + self.failed
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Filters, order and page of a List operation (times in epoch seconds, bounds exclusive)."""
+
+    name_contains: str | None = None
+    status: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    modified_after: float | None = None
+    modified_before: float | None = None
+    sort_by: Literal["Name", "CreationTime", "Status"] = "CreationTime"
+    descending: bool = True
+    offset: int = 0
+    limit: int | None = None
+
+
+def _listed(
+    query: Select, listing: Listing, name: Any, status: Any, created: Any, modified: Any
+) -> Select:
+    conditions = []
+    if listing.name_contains:
+        conditions.append(func.instr(func.lower(name), listing.name_contains.lower()) > 0)
+    if listing.status:
+        conditions.append(status == listing.status)
+    for column, bound, after in (
+        (created, listing.created_after, True),
+        (created, listing.created_before, False),
+        (modified, listing.modified_after, True),
+        (modified, listing.modified_before, False),
+    ):
+        if bound is not None:
+            conditions.append(column > bound if after else column < bound)
+    column = {"Name": name, "CreationTime": created, "Status": status}[listing.sort_by]
+    query = (
+        query.where(and_(True, *conditions))
+        .order_by(column.desc() if listing.descending else column.asc(), name.asc())
+        .offset(listing.offset)
+    )
+    return query if listing.limit is None else query.limit(listing.limit)
+
+
 _JSON_COLUMNS = {"request", "fingerprint", "hyperparameters", "notes", "transitions", "definition"}
 
 
@@ -159,39 +210,9 @@ class Store:
             raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
         return _record(TuningJobRecord, row)
 
-    def list_tuning_jobs(
-        self,
-        *,
-        name_contains: str | None = None,
-        status: str | None = None,
-        created_after: float | None = None,
-        created_before: float | None = None,
-        modified_after: float | None = None,
-        modified_before: float | None = None,
-        sort_by: Literal["Name", "CreationTime", "Status"] = "CreationTime",
-        descending: bool = True,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> list[TuningJobRecord]:
+    def list_tuning_jobs(self, listing: Listing) -> list[TuningJobRecord]:
         c = tuning_jobs.c
-        conditions = []
-        if name_contains:
-            conditions.append(func.instr(func.lower(c.name), name_contains.lower()) > 0)
-        if status:
-            conditions.append(c.status == status)
-        if created_after is not None:
-            conditions.append(c.created > created_after)
-        if created_before is not None:
-            conditions.append(c.created < created_before)
-        if modified_after is not None:
-            conditions.append(c.last_modified > modified_after)
-        if modified_before is not None:
-            conditions.append(c.last_modified < modified_before)
-        column = {"Name": c.name, "CreationTime": c.created, "Status": c.status}[sort_by]
-        order = [column.desc() if descending else column.asc(), c.name.asc()]
-        query = select(tuning_jobs).where(and_(True, *conditions)).order_by(*order).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
+        query = _listed(select(tuning_jobs), listing, c.name, c.status, c.created, c.last_modified)
         with self.read() as conn:
             return [_record(TuningJobRecord, row) for row in conn.execute(query)]
 
@@ -242,45 +263,11 @@ class Store:
             raise ResourceInUse(f"Training job '{values['name']}' already exists.") from None
         return seq
 
-    def list_training_jobs(
-        self,
-        *,
-        name_contains: str | None = None,
-        status: str | None = None,
-        created_after: float | None = None,
-        created_before: float | None = None,
-        modified_after: float | None = None,
-        modified_before: float | None = None,
-        sort_by: Literal["Name", "CreationTime", "Status"] = "CreationTime",
-        descending: bool = True,
-        offset: int = 0,
-        limit: int | None = None,
-    ) -> list[TrainingJobRecord]:
+    def list_training_jobs(self, listing: Listing) -> list[TrainingJobRecord]:
         """Every training job, of tuning jobs or not (``ListTrainingJobs``)."""
         c = training_jobs.c
         modified = func.coalesce(c.end_time, c.start_time, c.created)
-        conditions = []
-        if name_contains:
-            conditions.append(func.instr(func.lower(c.name), name_contains.lower()) > 0)
-        if status:
-            conditions.append(c.status == status)
-        for column, bound, after in (
-            (c.created, created_after, True),
-            (c.created, created_before, False),
-            (modified, modified_after, True),
-            (modified, modified_before, False),
-        ):
-            if bound is not None:
-                conditions.append(column > bound if after else column < bound)
-        column = {"Name": c.name, "CreationTime": c.created, "Status": c.status}[sort_by]
-        query = (
-            select(training_jobs)
-            .where(and_(True, *conditions))
-            .order_by(column.desc() if descending else column.asc(), c.name)
-            .offset(offset)
-        )
-        if limit is not None:
-            query = query.limit(limit)
+        query = _listed(select(training_jobs), listing, c.name, c.status, c.created, modified)
         with self.read() as conn:
             return [_record(TrainingJobRecord, row) for row in conn.execute(query)]
 

@@ -14,21 +14,13 @@ from typing import Literal
 
 import pandas as pd
 
+from tunesmith.job_analytics import METRIC_COLUMNS, RESULT_COLUMNS
 from tunesmith.model.errors import ValidationException
 from tunesmith.space import SearchSpace
 
 ObjectiveType = Literal["Maximize", "Minimize"]
 
-TRIAL_COLUMNS: tuple[str, ...] = (
-    "TrainingJobName",
-    "TrainingJobStatus",
-    "FinalObjectiveValue",
-    "TrainingStartTime",
-    "TrainingEndTime",
-    "TrainingElapsedTimeSeconds",
-    "TuningJobName",
-)
-METRIC_COLUMNS: tuple[str, ...] = ("TrainingJobName", "MetricName", "Timestamp", "Value", "Step")
+TRIAL_COLUMNS = RESULT_COLUMNS
 
 
 @dataclass(frozen=True, eq=False)
