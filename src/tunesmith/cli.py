@@ -507,6 +507,31 @@ def report(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but loopback needs access keys")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
+    keys_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys-file",
+            envvar="TUNESMITH_KEYS_FILE",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Key pairs clients sign with (AWS credentials file format); "
+            "also TUNESMITH_ACCESS_KEYS=AKID:SECRET,...",
+        ),
+    ] = None,
+) -> None:
+    """Serve the SageMaker API (boto3: AWS_ENDPOINT_URL_SAGEMAKER) and the dashboard at /ui."""
+    from tunesmith.server import serve as run_server
+
+    run_server(host=host, port=port, home=_Options.home, keys_file=keys_file)
+
+
+@app.command()
 def resume(
     name: str,
     detach: Annotated[

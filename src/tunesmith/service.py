@@ -543,7 +543,7 @@ def _at_least(field: str, value: int, low: int, high: int) -> None:
 def _offset(next_token: str | None) -> int:
     if next_token is None:
         return 0
-    if not next_token.isdigit():
+    if not (next_token.isascii() and next_token.isdigit() and len(next_token) <= 12):
         raise ValidationException(f"Value '{next_token[:100]}' at 'NextToken' is not a valid token")
     return int(next_token)
 
