@@ -185,7 +185,11 @@ class TuningEngine:
         self._replay_curves()
         # Warm start: the ancestors' results come first, for the strategy alone (the job's own
         # counters and completion criteria count only its own training jobs).
-        self.strategy.tell(inherited_trials(self.store, self.name, self.space, self.maximize))
+        inherited = inherited_trials(self.store, self.name, self.space, self.maximize)
+        warm_start = self.job.request.get("WarmStartConfig") or {}
+        if warm_start.get("WarmStartType") == "TransferLearning":
+            self.strategy.prior_sources = frozenset(t.source for t in inherited)
+        self.strategy.tell(inherited)
         for stopper in self.stoppers:
             stopper.tell(trials)
         self.store.update_tuning_job(

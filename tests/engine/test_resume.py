@@ -27,7 +27,8 @@ def test_resume_after_kill_keeps_finished_training_jobs(home, script_dir, monkey
     os.kill(engine_pid, signal.SIGKILL)
     wait_for(lambda: not service.engine_alive(store.get_tuning_job("crashy")), timeout=30)
     before = {r.name: r for r in store.training_jobs("crashy") if r.status == "Completed"}
-    orphans = [r.pid for r in store.training_jobs("crashy") if r.status == "InProgress"]
+    running = [r for r in store.training_jobs("crashy") if r.status == "InProgress"]
+    orphans = [r.pid for r in running if r.pid is not None]
 
     resumed = tunesmith.resume_tuning_job("crashy", home=home, detach=False)
     doc = resumed.wait(timeout=120)
@@ -41,7 +42,7 @@ def test_resume_after_kill_keeps_finished_training_jobs(home, script_dir, monkey
     interrupted = [
         r for r in after if r.failure_reason and "stopped unexpectedly" in r.failure_reason
     ]
-    assert len(interrupted) == len(orphans)
+    assert len(interrupted) == len(running)
     for pid in orphans:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     counters = doc["TrainingJobStatusCounters"]

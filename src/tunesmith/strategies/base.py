@@ -46,6 +46,9 @@ class Strategy(ABC):
         self.seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self.n_asked = 0
         self.trials: list[Trial] = []
+        self.prior_sources: frozenset[str] = frozenset()
+        """Sources of trials to treat as a prior that the job's own results may override
+        (TransferLearning warm start); model-based strategies use it."""
 
     def rng(self, *key: int) -> np.random.Generator:
         """A generator determined by the seed, the number of proposals so far and ``key``."""

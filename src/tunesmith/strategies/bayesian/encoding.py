@@ -88,9 +88,9 @@ class Encoding:
         self.dimension = self.space.dimension
         # Integer columns (parameter coordinates) and the width of one cell, which sets the
         # smallest perturbation that moves an integer at all.
-        self.cell_width = np.array([
-            1.0 / (p.high - p.low + 1) if p.kind == "Integer" else 0.0 for p in self.parameters
-        ])
+        self.cell_width = np.array(
+            [1.0 / (p.high - p.low + 1) if p.kind == "Integer" else 0.0 for p in self.parameters]
+        )
         self.categorical = np.array([p.kind == "Categorical" for p in self.parameters])
 
     def features(self, coords: np.ndarray) -> np.ndarray:

@@ -124,17 +124,26 @@ def fit_hyperparameters(
     mean, sd = _length_prior(d)
     initial = [Hyperparameters.prior_mode(d).vector()] + [s.vector() for s in starts or []]
     for _ in range(restarts):
-        initial.append(np.concatenate([
-            rng.normal(mean, sd, d),
-            [rng.normal(*_SIGNAL_PRIOR), rng.normal(*_NOISE_PRIOR)],
-        ]))
+        initial.append(
+            np.concatenate(
+                [
+                    rng.normal(mean, sd, d),
+                    [rng.normal(*_SIGNAL_PRIOR), rng.normal(*_NOISE_PRIOR)],
+                ]
+            )
+        )
     initial = [np.clip(theta, lower, upper) for theta in initial]
     screened = sorted(initial, key=lambda theta: _neg_log_posterior(theta, x, y)[0])
     best_theta, best_value = screened[0], math.inf
     for theta0 in screened[:optimised]:
         result = optimize.minimize(
-            _neg_log_posterior, theta0, args=(x, y), jac=True,
-            method="L-BFGS-B", bounds=bounds, options={"maxiter": 100},
+            _neg_log_posterior,
+            theta0,
+            args=(x, y),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 100},
         )
         if np.isfinite(result.fun) and result.fun < best_value:
             best_theta, best_value = result.x, float(result.fun)
@@ -193,9 +202,7 @@ def _robust_cholesky(k: np.ndarray) -> np.ndarray:
     scale = float(np.mean(np.diag(k)))
     for _ in range(6):
         try:
-            return linalg.cholesky(
-                k + jitter * np.eye(len(k)), lower=True, check_finite=False
-            )
+            return linalg.cholesky(k + jitter * np.eye(len(k)), lower=True, check_finite=False)
         except linalg.LinAlgError:
             jitter = scale * 1e-8 if jitter == 0.0 else jitter * 10.0
     raise linalg.LinAlgError("kernel matrix is not positive definite")

@@ -35,7 +35,10 @@ class BayesianStrategy(Strategy):
         self._cache = surrogate.HyperparameterCache()
 
     def _propose(self, n: int, pending: Sequence[Config]) -> list[Config]:
-        observations = surrogate.Observations.from_trials(self.encoding, self.trials)
+        trials = self.trials
+        if self.prior_sources:
+            trials = surrogate.shift_prior(self.encoding, trials, self.prior_sources)
+        observations = surrogate.Observations.from_trials(self.encoding, trials)
         exclude = {acquisition.key(f) for f in observations.features}
         inside = [c for c in pending if self.encoding.space.contains(c)]
         pending_feats = [self.encoding.encode(c) for c in inside]

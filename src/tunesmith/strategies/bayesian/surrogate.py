@@ -18,7 +18,7 @@ strategy rebuilt after a restart proposes exactly what the original would have u
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,6 +30,42 @@ FIT_CAP = 200
 ACTIVE_CAP = 600
 _RESTARTS = 4
 _REFIT_GROWTH = 1.1
+
+
+MIN_OWN_FOR_OFFSET = 3
+
+
+def shift_prior(
+    encoding: Encoding, trials: Sequence[Trial], prior_sources: frozenset[str]
+) -> list[Trial]:
+    """Trials with the losses of a TransferLearning prior (``prior_sources``' trials) moved by
+    one output offset learnt from the job's own results: the median, over the own trials, of
+    own loss minus the loss of the nearest prior trial. The own results thereby override the
+    prior's level wherever the data or the algorithm changed it; before 3 own results the
+    prior is taken as it is."""
+    prior = [t for t in trials if t.source in prior_sources and t.loss is not None]
+    own = [
+        t
+        for t in trials
+        if t.source not in prior_sources
+        and t.loss is not None
+        and encoding.space.contains(t.config)
+    ]
+    prior_inside = [t for t in prior if encoding.space.contains(t.config)]
+    if len(own) < MIN_OWN_FOR_OFFSET or not prior_inside:
+        return list(trials)
+    prior_x = np.array([encoding.encode(t.config) for t in prior_inside])
+    prior_y = np.array([float(t.loss) for t in prior_inside])  # type: ignore[arg-type]
+    gaps = []
+    for trial in own:
+        nearest = np.argmin(((prior_x - encoding.encode(trial.config)) ** 2).sum(axis=1))
+        gaps.append(float(trial.loss) - prior_y[nearest])  # type: ignore[arg-type]
+    offset = float(np.median(gaps))
+    shifted = {id(t) for t in prior}
+    return [
+        replace(t, loss=t.loss + offset) if id(t) in shifted else t  # type: ignore[operator]
+        for t in trials
+    ]
 
 
 @dataclass(frozen=True)
