@@ -171,10 +171,13 @@ def test_every_operation_refuses_what_it_cannot_accept(populated: RunningServer,
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(target=st.text(max_size=60), body=json_values.map(lambda v: json.dumps(v).encode()))
+@given(
+    # Header values are printable ASCII; anything else never reaches the server.
+    target=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
+    body=json_values.map(lambda v: json.dumps(v).encode()),
+)
 def test_unknown_targets_are_refused(populated: RunningServer, target: str, body: bytes) -> None:
-    assume(target.removeprefix("SageMaker.") not in OPERATIONS)
-    assume(target.isascii() and target.isprintable())
+    assume(target.strip().removeprefix("SageMaker.") not in OPERATIONS)
     assert_refused(populated, target.removeprefix("SageMaker."), body)
 
 
