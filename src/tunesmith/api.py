@@ -105,16 +105,12 @@ class TuningJob:
 
     def training_jobs(self, **options: Any) -> list[dict[str, Any]]:
         """Every training job summary (``ListTrainingJobsForHyperParameterTuningJob``)."""
-        summaries: list[dict[str, Any]] = []
-        token = None
-        while True:
-            page = service.list_training_jobs_for_tuning_job(
+        return service.all_pages(
+            lambda token: service.list_training_jobs_for_tuning_job(
                 self.workspace.store, self.name, next_token=token, **options
-            )
-            summaries.extend(page["TrainingJobSummaries"])
-            token = page.get("NextToken")
-            if token is None:
-                return summaries
+            ),
+            "TrainingJobSummaries",
+        )
 
     def best_training_job(self) -> dict[str, Any] | None:
         return self.describe().get("BestTrainingJob")
@@ -255,14 +251,10 @@ def list_tuning_jobs(
 ) -> list[dict[str, Any]]:
     """Every tuning job summary (``ListHyperParameterTuningJobs``), newest first."""
     store = Workspace.open(home).store
-    summaries: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = service.list_tuning_jobs(store, next_token=token, **filters)
-        summaries.extend(page["HyperParameterTuningJobSummaries"])
-        token = page.get("NextToken")
-        if token is None:
-            return summaries
+    return service.all_pages(
+        lambda token: service.list_tuning_jobs(store, next_token=token, **filters),
+        "HyperParameterTuningJobSummaries",
+    )
 
 
 def list_training_jobs_for_tuning_job(

@@ -319,7 +319,7 @@ def list_jobs(
 ) -> None:
     """List tuning jobs, newest first."""
     workspace = _Options.workspace()
-    summaries = _all_pages(
+    summaries = service.all_pages(
         lambda token: service.list_tuning_jobs(workspace.store, next_token=token),
         "HyperParameterTuningJobSummaries",
     )
@@ -344,17 +344,6 @@ def list_jobs(
     console.print(table)
 
 
-def _all_pages(fetch: Any, key: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = fetch(token)
-        items.extend(page[key])
-        token = page.get("NextToken")
-        if token is None:
-            return items
-
-
 @app.command()
 def jobs(
     name: str,
@@ -370,7 +359,7 @@ def jobs(
 ) -> None:
     """List the training jobs of a tuning job."""
     workspace = _Options.workspace()
-    summaries = _all_pages(
+    summaries = service.all_pages(
         lambda token: service.list_training_jobs_for_tuning_job(
             workspace.store,
             name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -508,6 +508,18 @@ def _listing(
     )
 
 
+def all_pages(fetch: Callable[[str | None], Document], key: str) -> list[Document]:
+    """Every item of a paginated List operation: ``fetch(next_token)`` answers one page."""
+    items: list[Document] = []
+    token = None
+    while True:
+        page = fetch(token)
+        items.extend(page[key])
+        token = page.get("NextToken")
+        if token is None:
+            return items
+
+
 def _check_listing(
     sort_by: str,
     sorts: tuple[str, ...],
@@ -553,6 +565,7 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 __all__ = [
+    "all_pages",
     "create_training_job_record",
     "create_tuning_job_record",
     "describe_training_job",

@@ -73,8 +73,13 @@ def dashboard_router(settings: ServerSettings, api: Callable[[], SageMakerApi]) 
 
     def guarded(read: Callable[[], Any], request: Request) -> Response:
         if not signed_in(request):
-            return JSONResponse({"__type": "MissingAuthenticationTokenException",
-                                 "message": "Sign in with an access key"}, status_code=401)
+            return JSONResponse(
+                {
+                    "__type": "MissingAuthenticationTokenException",
+                    "message": "Sign in with an access key",
+                },
+                status_code=401,
+            )
         try:
             return JSONResponse(to_wire(read()))
         except TunesmithError as error:
@@ -99,13 +104,22 @@ def dashboard_router(settings: ServerSettings, api: Callable[[], SageMakerApi]) 
     def sign_in(login: Login) -> Response:
         secret = keys.get(login.access_key_id)
         if secret is None or not hmac.compare_digest(secret, login.secret_access_key):
-            return JSONResponse({"__type": "UnrecognizedClientException",
-                                 "message": "Unknown access key or wrong secret"},
-                                status_code=403)
+            return JSONResponse(
+                {
+                    "__type": "UnrecognizedClientException",
+                    "message": "Unknown access key or wrong secret",
+                },
+                status_code=403,
+            )
         response = JSONResponse({"signed_in": True})
-        response.set_cookie(COOKIE, session_token(login.access_key_id, secret, time.time()),
-                            max_age=SESSION_SECONDS, httponly=True, samesite="strict",
-                            path="/ui")
+        response.set_cookie(
+            COOKIE,
+            session_token(login.access_key_id, secret, time.time()),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            path="/ui",
+        )
         return response
 
     @router.get("/api/jobs")
@@ -137,26 +151,17 @@ def dashboard_router(settings: ServerSettings, api: Callable[[], SageMakerApi]) 
 
 def _asset(name: str) -> Response:
     content = resources.files("tunesmith.server").joinpath("dashboard", name).read_bytes()
-    return Response(content, media_type=ASSETS[name],
-                    headers={"Cache-Control": "no-cache",
-                             "Content-Security-Policy": "default-src 'self'"})
-
-
-def _all_pages(fetch: Callable[[str | None], dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = fetch(token)
-        items.extend(page[key])
-        token = page.get("NextToken")
-        if token is None:
-            return items
+    return Response(
+        content,
+        media_type=ASSETS[name],
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": "default-src 'self'"},
+    )
 
 
 def tuning_jobs(api: SageMakerApi) -> dict[str, Any]:
     """Every tuning job, newest first, with its best objective value."""
     store = api.context.workspace.store
-    summaries = _all_pages(
+    summaries = service.all_pages(
         lambda token: service.list_tuning_jobs(store, next_token=token),
         "HyperParameterTuningJobSummaries",
     )
@@ -172,7 +177,7 @@ def tuning_job(api: SageMakerApi, name: str) -> dict[str, Any]:
     """A tuning job's description and every training job summary, in launch order."""
     store = api.context.workspace.store
     described = service.describe_tuning_job(store, name)
-    summaries = _all_pages(
+    summaries = service.all_pages(
         lambda token: service.list_training_jobs_for_tuning_job(store, name, next_token=token),
         "TrainingJobSummaries",
     )
@@ -193,5 +198,9 @@ def training_job_view(api: SageMakerApi, name: str) -> dict[str, Any]:
         with open(log, "rb") as source:
             source.seek(max(0, log.stat().st_size - LOG_TAIL_BYTES))
             tail = source.read().decode("utf-8", "replace")
-    return {"Description": described, "Metrics": series, "Log": tail,
-            "TuningJobName": record.tuning_job}
+    return {
+        "Description": described,
+        "Metrics": series,
+        "Log": tail,
+        "TuningJobName": record.tuning_job,
+    }

@@ -157,7 +157,7 @@ class SageMakerEndpoint:
             await _respond(send, error.http_status, error_body(error.code, error.message),
                            answer_id, error.code)
             return
-        except Exception as error:  # noqa: BLE001 - a fault answers 500 in the AWS shape
+        except Exception as error:
             log.exception("request %s failed", answer_id)
             await _respond(send, 500, error_body("InternalFailure",
                                                  f"{type(error).__name__}: {error}"),

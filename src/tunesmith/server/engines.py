@@ -123,6 +123,6 @@ class EngineSupervisor:
         while not self._stop.is_set():
             try:
                 self.scan()
-            except Exception:  # noqa: BLE001 - the watchdog must outlive a store hiccup
+            except Exception:
                 log.exception("engine watchdog scan failed")
             self._stop.wait(self.scan_seconds)

@@ -171,7 +171,7 @@ class StandaloneTrainingJobs:
         while (event := self.events.get()) is not None:
             try:
                 self._record(event)
-            except Exception:  # noqa: BLE001 - one bad event must not stop the others' recording
+            except Exception:
                 log.exception("recording %s failed", event)
 
     def _record(self, event: RunnerEvent | _StopRequested) -> None:
