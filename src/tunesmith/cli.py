@@ -74,6 +74,7 @@ def tune(
             dir_okay=False,
             readable=True,
             show_default=False,
+            metavar="SPEC...",
         ),
     ],
     name: Annotated[
