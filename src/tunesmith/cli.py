@@ -74,7 +74,7 @@ def tune(
             dir_okay=False,
             readable=True,
             show_default=False,
-            metavar="SPEC...",
+            metavar="SPEC",
         ),
     ],
     name: Annotated[
