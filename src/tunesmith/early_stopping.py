@@ -38,6 +38,10 @@ class MedianStoppingRule:
             raise ValueError("min_steps and min_finished must be at least 1")
         self.min_steps = min_steps
         self.min_finished = min_finished
+        # How a loss reads in a stop reason: the engine names the objective and its sign
+        # (a Maximize objective is a negated loss).
+        self.objective_name = "loss"
+        self.objective_sign = 1.0
         self._curves: dict[str, dict[int, float]] = {}
         # Running averages of finished jobs: finished[j][t - 1] is the mean of steps 1..t.
         self._finished: dict[str, list[float]] = {}
@@ -54,9 +58,11 @@ class MedianStoppingRule:
         best = min(v for s, v in self._curves[trial_id].items() if s <= step)
         if best <= median:
             return None
+        sign = self.objective_sign
         return (
-            f"Median stopping rule: best loss {best:.6g} by step {step} is worse than the median "
-            f"{median:.6g} of the running averages of {len(averages)} finished training jobs"
+            f"Median stopping rule: best {self.objective_name} {sign * best:.6g} by step {step} "
+            f"is worse than the median {sign * median:.6g} of the running averages of "
+            f"{len(averages)} finished training jobs"
         )
 
     def tell(self, trials: Sequence[Trial]) -> None:

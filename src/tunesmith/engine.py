@@ -52,6 +52,9 @@ class Stopper(Protocol):
 
     def tell(self, trials: Sequence[Trial]) -> None: ...
 
+    objective_name: str
+    objective_sign: float
+
 
 RunnerFactory = Callable[[Callable[[RunnerEvent], None]], Runner]
 
@@ -116,6 +119,9 @@ class TuningEngine:
             from tunesmith.early_stopping import MedianStoppingRule
 
             self.stoppers.append(MedianStoppingRule())
+        for stopper in self.stoppers:
+            stopper.objective_name = self.job.objective_metric
+            stopper.objective_sign = -1.0 if self.maximize else 1.0
         self.criteria = CompletionCriteria.from_config(self.config, self.strategy.capacity)
         self.convergence = None
         if self.criteria.complete_on_convergence:

@@ -8,11 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import yaml
 
 import tunesmith
-from helpers import tunesmith_command, tuning_document, wait_for
+from helpers import process_running, tunesmith_command, tuning_document, wait_for
 from tunesmith.api import Workspace
 
 
@@ -149,9 +148,9 @@ def test_ctrl_c_stops_training_jobs_and_leaves_no_orphan(home, script_dir, tmp_p
     assert store.get_tuning_job("ctrlc").status == "Stopped"
     assert {r.status for r in store.training_jobs("ctrlc")} == {"Stopped"}
     deadline = time.monotonic() + 10
-    while any(psutil.pid_exists(p) for p in pids) and time.monotonic() < deadline:
+    while any(process_running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(psutil.pid_exists(p) for p in pids)
+    assert not any(process_running(p) for p in pids)
 
 
 def test_two_shells_tune_at_once_on_one_home(home, script_dir, tmp_path) -> None:

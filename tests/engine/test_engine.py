@@ -7,11 +7,10 @@ import re
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 import tunesmith
-from helpers import tuning_document, wait_for
+from helpers import process_running, tuning_document, wait_for
 from tunesmith import service
 from tunesmith.api import Workspace, load_request
 from tunesmith.launch import run_engine
@@ -223,7 +222,7 @@ def test_stop_ends_stopped_and_leaves_no_process(home, script_dir) -> None:
     assert doc["HyperParameterTuningJobStatus"] == "Stopped"
     assert doc["TrainingJobStatusCounters"]["Stopped"] == 2
     for pid in pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert not process_running(pid)
 
 
 def test_describe_shows_live_progress_from_another_process(home, script_dir) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import psutil
 import pytest
 
 import tunesmith
-from helpers import tuning_document
+from helpers import process_running, tuning_document
 from tunesmith.api import Workspace
 from tunesmith.model import hyperband_resources
 
@@ -62,8 +61,7 @@ def losses(home: Path, training_job: str) -> list[float]:
 def assert_no_process_survives(pids: Path) -> None:
     started = [int(p) for f in pids.iterdir() for p in f.name.split("-")]
     assert started
-    alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
-    assert alive == []
+    assert [p for p in started if process_running(p)] == []
 
 
 @pytest.mark.slow

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import signal
 
-import psutil
 import pytest
 
 import tunesmith
-from helpers import tuning_document, wait_for
+from helpers import process_running, tuning_document, wait_for
 from tunesmith import service
 from tunesmith.api import Workspace
 
@@ -44,7 +43,7 @@ def test_resume_after_kill_keeps_finished_training_jobs(home, script_dir, monkey
     ]
     assert len(interrupted) == len(running)
     for pid in orphans:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert not process_running(pid)
     counters = doc["TrainingJobStatusCounters"]
     assert counters["Completed"] + counters["NonRetryableError"] == 8
     del job

@@ -47,6 +47,10 @@ class Strategy(ABC):
         self.n_asked = 0
         self.trials: list[Trial] = []
         self.prior_sources: frozenset[str] = frozenset()
+        # How a loss reads in a stop reason: the engine names the objective and its sign
+        # (a Maximize objective is a negated loss).
+        self.objective_name = "loss"
+        self.objective_sign = 1.0
         """Sources of trials to treat as a prior that the job's own results may override
         (TransferLearning warm start); model-based strategies use it."""
 

@@ -139,6 +139,7 @@ class HyperbandStrategy(RandomStrategy):
             return None
         return (
             f"Hyperband: rung {bracket.rungs.index(resource) + 1} (resource {resource}) of "
-            f"bracket {bracket.index + 1}: loss {loss:.6g} not in the top 1/{self.eta} of "
-            f"{len(losses)} training jobs (cut-off {cutoff:.6g})"
+            f"bracket {bracket.index + 1}: {self.objective_name} "
+            f"{self.objective_sign * loss:.6g} not in the top 1/{self.eta} of {len(losses)} "
+            f"training jobs (cut-off {self.objective_sign * cutoff:.6g})"
         )
