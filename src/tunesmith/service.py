@@ -20,6 +20,7 @@ from tunesmith.model.names import training_job_arn, tuning_job_arn
 from tunesmith.recording import transition
 from tunesmith.store import (
     TERMINAL_STATUSES,
+    Counters,
     Listing,
     Store,
     TrainingJobRecord,
@@ -252,6 +253,24 @@ def _public_status(status: str) -> str:
     return "InProgress" if status == "Stopping" else status
 
 
+def _counter_documents(counters: Counters) -> Document:
+    """``TrainingJobStatusCounters`` and ``ObjectiveStatusCounters`` of a tuning job."""
+    return {
+        "TrainingJobStatusCounters": {
+            "Completed": counters.completed,
+            "InProgress": counters.in_progress,
+            "RetryableError": 0,
+            "NonRetryableError": counters.failed,
+            "Stopped": counters.stopped,
+        },
+        "ObjectiveStatusCounters": {
+            "Succeeded": counters.objective_succeeded,
+            "Pending": counters.objective_pending,
+            "Failed": counters.objective_failed,
+        },
+    }
+
+
 def describe_tuning_job(store: Store, name: str) -> Document:
     """The ``DescribeHyperParameterTuningJob`` response."""
     with store.read() as conn:
@@ -271,18 +290,7 @@ def describe_tuning_job(store: Store, name: str) -> Document:
         "CreationTime": _time(job.created),
         "HyperParameterTuningEndTime": _time(job.end_time),
         "LastModifiedTime": _time(job.last_modified),
-        "TrainingJobStatusCounters": {
-            "Completed": counters.completed,
-            "InProgress": counters.in_progress,
-            "RetryableError": 0,
-            "NonRetryableError": counters.failed,
-            "Stopped": counters.stopped,
-        },
-        "ObjectiveStatusCounters": {
-            "Succeeded": counters.objective_succeeded,
-            "Pending": counters.objective_pending,
-            "Failed": counters.objective_failed,
-        },
+        **_counter_documents(counters),
         "BestTrainingJob": None if best is None else training_job_summary(best, job),
         "OverallBestTrainingJob": _overall_best(store, job, best),
         "WarmStartConfig": request.get("WarmStartConfig"),
@@ -362,18 +370,7 @@ def list_tuning_jobs(
                     "CreationTime": _time(job.created),
                     "HyperParameterTuningEndTime": _time(job.end_time),
                     "LastModifiedTime": _time(job.last_modified),
-                    "TrainingJobStatusCounters": {
-                        "Completed": counters.completed,
-                        "InProgress": counters.in_progress,
-                        "RetryableError": 0,
-                        "NonRetryableError": counters.failed,
-                        "Stopped": counters.stopped,
-                    },
-                    "ObjectiveStatusCounters": {
-                        "Succeeded": counters.objective_succeeded,
-                        "Pending": counters.objective_pending,
-                        "Failed": counters.objective_failed,
-                    },
+                    **_counter_documents(counters),
                     "ResourceLimits": config.get("ResourceLimits"),
                 }
             )

@@ -141,8 +141,13 @@ def prepare(spec: TrainingJobSpec, parent_env: Mapping[str, str] | None = None) 
     """
     paths = TrainingJobPaths(Path(spec.directory).absolute())
     for folder in (
-        paths.config, paths.data, paths.model, paths.output_data, paths.output_intermediate,
-        paths.checkpoints, paths.log.parent,
+        paths.config,
+        paths.data,
+        paths.model,
+        paths.output_data,
+        paths.output_intermediate,
+        paths.checkpoints,
+        paths.log.parent,
     ):
         folder.mkdir(parents=True, exist_ok=True)
     # A failure file left by an earlier attempt in the same folder is not this attempt's reason.
@@ -167,8 +172,14 @@ def prepare(spec: TrainingJobSpec, parent_env: Mapping[str, str] | None = None) 
     _write_json(paths.config / "inputdataconfig.json", input_data_config)
 
     toolkit = _toolkit_environment(
-        spec, paths, code_dir, hyperparameters, user_hps, arguments,
-        resource_config, input_data_config,
+        spec,
+        paths,
+        code_dir,
+        hyperparameters,
+        user_hps,
+        arguments,
+        resource_config,
+        input_data_config,
     )
     env = dict(os.environ if parent_env is None else parent_env)
     env.update(toolkit)
@@ -276,67 +287,52 @@ def _toolkit_environment(
     on one local host."""
     channel_dirs = {channel: str(paths.data / channel) for channel in spec.channels}
     framework_params = {
-        k: v for k, v in hyperparameters.items()
+        k: v
+        for k, v in hyperparameters.items()
         if k.startswith("sagemaker_") and k not in TOOLKIT_HYPERPARAMETERS
     }
     module_name = spec.entry_point[:-3] if spec.entry_point.endswith(".py") else spec.entry_point
-    training_env: dict[str, Any] = {
-        "additional_framework_parameters": framework_params,
-        "channel_input_dirs": channel_dirs,
-        "checkpoint_dir": str(paths.checkpoints),
+    # Keys the toolkit puts both in SM_TRAINING_ENV and in SM_* variables of their own.
+    shared: dict[str, Any] = {
         "current_host": HOST,
         "current_instance_group": INSTANCE_GROUP,
         "current_instance_type": spec.instance_type,
         "hosts": [HOST],
-        "hyperparameters": dict(user_hps),
         "input_config_dir": str(paths.config),
         "input_data_config": input_data_config,
         "input_dir": str(paths.input),
+        "log_level": LOG_LEVEL,
+        "model_dir": str(paths.model),
+        "module_dir": str(code_dir),
+        "module_name": module_name,
+        "network_interface_name": NETWORK_INTERFACE,
+        "num_cpus": spec.cpus,
+        "num_gpus": len(spec.gpus),
+        "num_neurons": 0,
+        "output_data_dir": str(paths.output_data),
+        "output_dir": str(paths.output),
+        "output_intermediate_dir": str(paths.output_intermediate),
+        "resource_config": resource_config,
+        "user_entry_point": spec.entry_point,
+        "checkpoint_dir": str(paths.checkpoints),
+    }
+    training_env: dict[str, Any] = {
+        **shared,
+        "additional_framework_parameters": framework_params,
+        "channel_input_dirs": channel_dirs,
+        "hyperparameters": dict(user_hps),
         "instance_groups": [INSTANCE_GROUP],
         "is_master": True,
         "job_name": spec.name,
-        "log_level": LOG_LEVEL,
         "master_hostname": HOST,
-        "model_dir": str(paths.model),
-        "module_dir": str(code_dir),
-        "module_name": module_name,
-        "network_interface_name": NETWORK_INTERFACE,
-        "num_cpus": spec.cpus,
-        "num_gpus": len(spec.gpus),
-        "num_neurons": 0,
-        "output_data_dir": str(paths.output_data),
-        "output_dir": str(paths.output),
-        "output_intermediate_dir": str(paths.output_intermediate),
-        "resource_config": resource_config,
-        "user_entry_point": spec.entry_point,
     }
     variables: dict[str, Any] = {
+        **shared,
         "channels": sorted(spec.channels),
-        "current_host": HOST,
-        "current_instance_type": spec.instance_type,
-        "current_instance_group": INSTANCE_GROUP,
         "framework_params": framework_params,
-        "hosts": [HOST],
         "hps": dict(user_hps),
-        "input_config_dir": str(paths.config),
-        "input_data_config": input_data_config,
-        "input_dir": str(paths.input),
-        "log_level": LOG_LEVEL,
-        "model_dir": str(paths.model),
-        "module_dir": str(code_dir),
-        "module_name": module_name,
-        "network_interface_name": NETWORK_INTERFACE,
-        "num_cpus": spec.cpus,
-        "num_gpus": len(spec.gpus),
-        "num_neurons": 0,
-        "output_data_dir": str(paths.output_data),
-        "output_dir": str(paths.output),
-        "output_intermediate_dir": str(paths.output_intermediate),
-        "resource_config": resource_config,
         "training_env": training_env,
         "user_args": arguments,
-        "user_entry_point": spec.entry_point,
-        "checkpoint_dir": str(paths.checkpoints),
     }
     env = {f"SM_{name.upper()}": env_value(value) for name, value in variables.items()}
     env.update({f"SM_CHANNEL_{env_name(c)}": path for c, path in channel_dirs.items()})
