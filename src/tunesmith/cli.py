@@ -552,25 +552,34 @@ def stop(name: str) -> None:
 def main() -> None:
     """Entry point: user errors become one line on stderr, never a traceback."""
     try:
-        app()
+        # Not standalone: click would print usage errors as three lines and exit itself.
+        code = app(standalone_mode=False)
+    except typer.TyperException as error:
+        context = getattr(error, "ctx", None)
+        where = context.command_path if context else "tunesmith"
+        _print_error(f"error: {error.format_message()} (see '{where} --help')")
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        sys.exit(130)
     except TunesmithError as error:
-        Console(stderr=True).print(
-            f"error: {error.code}: {error.message}", markup=False, highlight=False, soft_wrap=True
-        )
+        _print_error(f"error: {error.code}: {error.message}")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:
         if os.environ.get("TUNESMITH_DEBUG"):
             raise
-        Console(stderr=True).print(
+        _print_error(
             f"error: InternalFailure: {type(error).__name__}: {error} "
-            "(set TUNESMITH_DEBUG=1 for details)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            "(set TUNESMITH_DEBUG=1 for details)"
         )
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _print_error(line: str) -> None:
+    Console(stderr=True).print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

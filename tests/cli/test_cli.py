@@ -116,6 +116,19 @@ def test_unknown_names_give_one_line(home) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_usage_errors_give_one_line_naming_the_help(home, tmp_path) -> None:
+    for args, expected in (
+        (("tune", str(tmp_path / "missing.yaml")), "does not exist"),
+        (("describe",), "Missing argument"),
+        (("--bogus",), "No such option"),
+        (("serve", "--port", "many"), "valid integer"),
+    ):
+        result = cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0] and "--help" in lines[0], lines
+
+
 def test_detach_returns_at_once_and_stop_from_another_shell(home, script_dir, tmp_path) -> None:
     sleepy = script_dir("import time\nprint('score: 1', flush=True)\ntime.sleep(60)\n")
     spec = write_spec(tmp_path / "job.yaml", tuning_document("bg", sleepy, max_jobs=5))
