@@ -46,6 +46,7 @@ import optuna
 from tunesmith.early_stopping import MedianStoppingRule
 from tunesmith.space import Config, SearchSpace
 from tunesmith.strategies import Strategy, Trial, create_strategy
+from tunesmith.strategies.random import RandomStrategy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -309,15 +310,22 @@ def _distributions(space: SearchSpace) -> dict[str, optuna.distributions.BaseDis
 
 
 class Optuna:
-    """An Optuna study with a RandomSampler and a pruner, through ask-and-tell."""
+    """An Optuna study and a pruner, through ask-and-tell.
+
+    Each trial is enqueued with the configuration tunesmith's Random search draws next for the
+    same seed, so that Optuna's pruners judge exactly the configurations, in the same order, that
+    Random, Random + early stopping and Hyperband train: per seed, only the stopping differs.
+    """
 
     def __init__(self, space: SearchSpace, pruner: optuna.pruners.BasePruner, seed: int) -> None:
         self.study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed), pruner=pruner)
         self.distributions = _distributions(space)
+        self.sequence = RandomStrategy(space, seed=seed)
         self.trials: dict[str, optuna.Trial] = {}
         self.pruned: set[str] = set()
 
     def start(self) -> tuple[str, Config]:
+        self.study.enqueue_trial(self.sequence.ask(1)[0])
         trial = self.study.ask(self.distributions)
         trial_id = str(trial.number)
         self.trials[trial_id] = trial
