@@ -10,10 +10,9 @@ such jobs the best ``floor(n / eta)`` go on, as in ASHA's promotion rule, and wh
 only a job better than all before it. Nothing waits for a rung to fill (the rule is the
 asynchronous one of ASHA): a slot freed by a stop is filled at once with a new configuration, and
 the first jobs at a rung pass it more easily, the later ones against more competition. Rounding
-the kept share down rather than up keeps a rung from passing two jobs in four or five, which
-on the benchmark's tasks spent compute on configurations that went on to lose (a job that is
-stopped is not brought back, so leniency here cannot be undone later). A job that prints more
-than ``max_resource`` values is stopped.
+the kept share down rather than up (which would pass two jobs in four or five) spends less
+compute on configurations that go on to lose. A job that prints more than ``max_resource``
+values is stopped.
 
 Brackets are assigned in proportion to how many configurations each one starts in synchronous
 Hyperband, along a low-discrepancy sequence over the training job's sequence number, so the
