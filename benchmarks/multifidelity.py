@@ -4,9 +4,10 @@ Optuna's MedianPruner and HyperbandPruner, on the same tasks in the same run.
 Every method drives the same simulated cluster: ``--workers`` parallel slots, each training job
 printing one objective value per epoch, the tuner deciding after each value whether the job goes
 on (tunesmith's strategies through their ask / report / tell interface, exactly as the engine
-calls them; Optuna through its ask-and-tell interface with a ``RandomSampler``, so that both sides
-sample configurations the same way and only the stopping differs). A job's final objective is
-its last value, stopped or not, as in SageMaker.
+calls them; Optuna through its ask-and-tell interface, each trial enqueued with the configuration
+tunesmith's Random draws next for the same seed, so that per seed every random-sampling method
+trains the same configurations in the same order and only the stopping differs). A job's final
+objective is its last value, stopped or not, as in SageMaker.
 
 Tasks: three synthetic learning-curve families with known final values (power-law curves whose
 fast starters end worse, saturating curves whose best configurations start slowly, and curves
@@ -16,11 +17,13 @@ that overfit late), and the ``examples/digits-hyperband`` MLP, whose epochs are 
 Measured per task, as the median over seeds, against Random with ``--jobs`` full-length jobs:
 - epochs and simulated wall time until a job ends at or below Random's best final loss;
 - best final loss after 1/3 of Random's epochs and after all of them (equal compute);
-- for early stopping with the same number of jobs as Random: epochs saved and the best final.
+- for early stopping with the same number of jobs as Random: epochs saved and the best final;
+- how well a value at each of Hyperband's rungs predicts the final one, over Random's
+  configurations: what decides whether stopping at that rung can work on the task.
 Every task's loss is an error rate (1 - accuracy on digits), so "within 0.5% of Random's best"
 is judged on the accuracy 1 - loss.
 
-    python benchmarks/multifidelity.py [--seeds 10] [--jobs 60] [--workers 4] [--digits-seeds 3]
+    python benchmarks/multifidelity.py [--seeds 20] [--jobs 60] [--workers 4] [--digits-seeds 5]
         [--digits-jobs 30] [--bayesian-seeds 2] [--tasks powerlaw saturating overfitting digits]
 """
 
@@ -42,10 +45,13 @@ from typing import Any, Protocol
 
 import numpy as np
 import optuna
+from scipy.stats import spearmanr
 
 from tunesmith.early_stopping import MedianStoppingRule
 from tunesmith.space import Config, SearchSpace
 from tunesmith.strategies import Strategy, Trial, create_strategy
+from tunesmith.strategies.hyperband import brackets
+from tunesmith.strategies.random import RandomStrategy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -309,15 +315,22 @@ def _distributions(space: SearchSpace) -> dict[str, optuna.distributions.BaseDis
 
 
 class Optuna:
-    """An Optuna study with a RandomSampler and a pruner, through ask-and-tell."""
+    """An Optuna study and a pruner, through ask-and-tell.
+
+    Each trial is enqueued with the configuration tunesmith's Random search draws next for the
+    same seed, so that Optuna's pruners judge exactly the configurations, in the same order, that
+    Random, Random + early stopping and Hyperband train: per seed, only the stopping differs.
+    """
 
     def __init__(self, space: SearchSpace, pruner: optuna.pruners.BasePruner, seed: int) -> None:
         self.study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed), pruner=pruner)
         self.distributions = _distributions(space)
+        self.sequence = RandomStrategy(space, seed=seed)
         self.trials: dict[str, optuna.Trial] = {}
         self.pruned: set[str] = set()
 
     def start(self) -> tuple[str, Config]:
+        self.study.enqueue_trial(self.sequence.ask(1)[0])
         trial = self.study.ask(self.distributions)
         trial_id = str(trial.number)
         self.trials[trial_id] = trial
@@ -465,11 +478,25 @@ class Row:
     method: str
     reached: str
     epochs_to_target: float
+    """Fraction of B: the goal's "share of Random's total epochs"."""
+    epochs_vs_random: float
+    """Epochs to target over Random's epochs to target in the same seed."""
     time_to_target: float
+    """Wall time to target over Random's makespan (all its jobs)."""
     best_third: float
     best_full: float
     jobs: float
     overhead_seconds: float
+
+
+@dataclass
+class RungRow:
+    task: str
+    resource: int
+    spearman: float
+    """Rank correlation between the loss at this resource and the final loss."""
+    best_kept: float
+    """Share of the best 5% of configurations (by final loss) in the best third at this resource."""
 
 
 @dataclass
@@ -486,6 +513,26 @@ class SameJobsRow:
 def _median(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return statistics.median(values) if len(finite) > len(values) / 2 else math.inf
+
+
+def rung_agreement(task: Task, seeds: int, jobs: int) -> list[RungRow]:
+    """How a rung would rank Random's configurations, against how they finish."""
+    configs = [c for seed in range(seeds) for c in RandomStrategy(task.space, seed=seed).ask(jobs)]
+    final = np.array([task.curve(c).loss(task.max_resource) for c in configs])
+    best = final <= np.quantile(final, 0.05)
+    out = []
+    for resource in brackets(1, task.max_resource, 3)[0].rungs:
+        at = np.array([task.curve(c).loss(resource) for c in configs])
+        kept = at <= np.quantile(at, 1 / 3)
+        out.append(
+            RungRow(
+                task=task.name,
+                resource=resource,
+                spearman=float(spearmanr(at, final).statistic),
+                best_kept=float(kept[best].mean()),
+            )
+        )
+    return out
 
 
 def run_task(
@@ -514,12 +561,19 @@ def run_task(
     for label, _, _ in METHODS:
         done = len(runs[label])
         reached = [r.reach(t, budget) for r, t in zip(runs[label], targets[:done], strict=True)]
+        random_reached = [r.reach(t, budget) for r, t in zip(random_runs, targets, strict=True)]
         rows.append(
             Row(
                 task=task.name,
                 method=label,
                 reached=f"{sum(e is not None for e in reached)}/{done}",
                 epochs_to_target=_median([e.epochs / budget if e else math.inf for e in reached]),
+                epochs_vs_random=_median(
+                    [
+                        e.epochs / own.epochs if e and own else math.inf
+                        for e, own in zip(reached, random_reached[:done], strict=True)
+                    ]
+                ),
                 time_to_target=_median(
                     [
                         e.time / rr.time if e else math.inf
@@ -556,7 +610,12 @@ def _fmt(value: float, spec: str = ".3f") -> str:
     return "never" if not math.isfinite(value) else format(value, spec)
 
 
-def render(rows: list[Row], same_rows: list[SameJobsRow], args: argparse.Namespace) -> str:
+def render(
+    rows: list[Row],
+    same_rows: list[SameJobsRow],
+    rung_rows: list[RungRow],
+    args: argparse.Namespace,
+) -> str:
     lines = [
         "# Multi-fidelity tuning benchmark",
         "",
@@ -565,17 +624,23 @@ def render(rows: list[Row], same_rows: list[SameJobsRow], args: argparse.Namespa
         f"for every method; medians over {args.seeds} seeds ({args.digits_seeds} on digits-mlp; "
         f"Bayesian: at most {args.bayesian_seeds}). Losses are minimised "
         "(digits-mlp: 1 - validation accuracy). Target = Random's best final loss in the same "
-        "seed. Epochs and time to target are fractions of Random's total epochs and makespan. "
-        "Optuna samples with its RandomSampler, so only the stopping differs.",
+        "seed (medians over seeds: \"never\" when most seeds never reach it). Compute to target = "
+        "epochs (summed over all jobs) until a job ends at or below the target, as a share of B "
+        "and as a multiple of Random's own epochs to target; wall time to target = simulated "
+        "time (synthetic tasks: one unit per epoch; digits-mlp: measured seconds per epoch) as a "
+        "share of Random's makespan. Every random-sampling method, Optuna's included, trains the "
+        "same configurations in the same order for a given seed, so only the stopping differs.",
         "",
-        "| task | method | reached target | epochs to target | time to target | best at B/3 "
-        "| best at B | jobs | tuner overhead (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | method | reached target | epochs to target / B | epochs to target / Random's "
+        "| wall time to target / Random's makespan | best at B/3 | best at B | jobs "
+        "| tuner overhead (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.task} | {r.method} | {r.reached} | {_fmt(r.epochs_to_target)} | "
-            f"{_fmt(r.time_to_target)} | {_fmt(r.best_third, '.4f')} | {_fmt(r.best_full, '.4f')} "
+            f"{_fmt(r.epochs_vs_random, '.2f')} | {_fmt(r.time_to_target)} | "
+            f"{_fmt(r.best_third, '.4f')} | {_fmt(r.best_full, '.4f')} "
             f"| {r.jobs:.0f} | {r.overhead_seconds:.2f} |"
         )
     lines += [
@@ -591,6 +656,18 @@ def render(rows: list[Row], same_rows: list[SameJobsRow], args: argparse.Namespa
             f"| {r.task} | {r.method} | {r.epochs_fraction:.3f} | {r.best:.4f} | "
             f"{r.best_random:.4f} | {r.relative_gap:+.2%} |"
         )
+    lines += [
+        "",
+        "How a rung ranks Random's configurations against how they finish (Hyperband with "
+        "MinResource 1 and reduction factor 3 judges at these resources; a rung can only "
+        "save compute without losing the best if it keeps them):",
+        "",
+        "| task | resource | rank correlation with the final loss "
+        "| best 5% (final) in the best third here |",
+        "|---|---|---|---|",
+    ]
+    for r in rung_rows:
+        lines.append(f"| {r.task} | {r.resource} | {r.spearman:.2f} | {r.best_kept:.0%} |")
     lines += ["", "## Goals", "", *goals(rows, same_rows)]
     return "\n".join(lines) + "\n"
 
@@ -605,6 +682,7 @@ def goals(rows: list[Row], same_rows: list[SameJobsRow]) -> list[str]:
         es_b = by[(task, "Random + early stopping")]
         ohb = by[(task, "Optuna random + HyperbandPruner")]
         omed = by[(task, "Optuna random + MedianPruner")]
+        pruners = (ohb, omed)
         checks = [
             (
                 f"Hyperband reaches Random's best with {_fmt(hb.epochs_to_target)} of its epochs "
@@ -617,9 +695,12 @@ def goals(rows: list[Row], same_rows: list[SameJobsRow]) -> list[str]:
                 es.epochs_fraction <= 0.7 and es.relative_gap <= 0.005,
             ),
             (
-                f"Hyperband vs Optuna HyperbandPruner at B/3: {hb.best_third:.4f} vs "
-                f"{ohb.best_third:.4f}, at B: {hb.best_full:.4f} vs {ohb.best_full:.4f}",
-                hb.best_third <= ohb.best_third and hb.best_full <= ohb.best_full,
+                f"Hyperband vs Optuna HyperbandPruner / MedianPruner at B/3: {hb.best_third:.4f} "
+                f"vs {ohb.best_third:.4f} / {omed.best_third:.4f}, at B: {hb.best_full:.4f} vs "
+                f"{ohb.best_full:.4f} / {omed.best_full:.4f}",
+                all(
+                    hb.best_third <= o.best_third and hb.best_full <= o.best_full for o in pruners
+                ),
             ),
             (
                 f"early stopping vs Optuna MedianPruner at B/3: {es_b.best_third:.4f} vs "
@@ -638,8 +719,8 @@ def _finite(row: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--digits-seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--digits-seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=60)
     parser.add_argument("--digits-jobs", type=int, default=30)
     parser.add_argument("--bayesian-seeds", type=int, default=2)
@@ -658,6 +739,7 @@ def main() -> None:
     }
     rows: list[Row] = []
     same_rows: list[SameJobsRow] = []
+    rung_rows: list[RungRow] = []
     for name in args.tasks:
         task = factories[name]()
         seeds = args.digits_seeds if name == "digits" else args.seeds
@@ -668,9 +750,10 @@ def main() -> None:
         )
         rows += task_rows
         same_rows += task_same
+        rung_rows += rung_agreement(task, seeds, jobs)
         print(f"{task.name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
-    text = render(rows, same_rows, args)
+    text = render(rows, same_rows, rung_rows, args)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "multifidelity.md").write_text(text)
@@ -680,6 +763,7 @@ def main() -> None:
                 "settings": vars(args),
                 "rows": [_finite(asdict(r)) for r in rows],
                 "same_jobs": [_finite(asdict(r)) for r in same_rows],
+                "rungs": [asdict(r) for r in rung_rows],
             },
             indent=2,
             allow_nan=False,

@@ -102,6 +102,77 @@ def test_hyperband_stops_jobs_at_rungs_and_past_max_resource(home, script_dir, t
     assert_no_process_survives(pids)
 
 
+# A scripted learning curve per training job, chosen by the job's sequence number: loss
+# a + b / epoch for 9 epochs. With MinResource 1 and MaxResource 9 the brackets are
+# 0: rungs (1, 3); 1: rung (3,); 2: none; jobs 1..8 fall in brackets 1 0 2 0 0 1 0 2.
+SCRIPTED = """
+import argparse, os, re, subprocess, sys, time
+CURVES = {1: (0.4, 0.3), 2: (0.5, 0.5), 3: (2.0, 0.0), 4: (0.2, 1.0),
+          5: (0.3, 0.6), 6: (0.45, 0.3), 7: (0.6, 0.2), 8: (2.0, 0.0)}
+parser = argparse.ArgumentParser()
+parser.add_argument("--pids", type=str)
+args, _ = parser.parse_known_args()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+with open(os.path.join(args.pids, f"{os.getpid()}-{child.pid}"), "w"):
+    pass
+a, b = CURVES[int(re.search(r"-(\\d+)-[^-]*$", os.environ["TRAINING_JOB_NAME"]).group(1))]
+for epoch in range(1, 10):
+    print(f"loss: {a + b / epoch:.6f}", flush=True)
+    time.sleep(0.1)
+child.kill()
+"""
+
+
+@pytest.mark.slow
+def test_hyperband_promotes_and_stops_scripted_curves_at_rungs(home, script_dir, tmp_path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    document = curve_document(
+        "hbs",
+        script_dir(SCRIPTED),
+        pids,
+        strategy="Hyperband",
+        max_jobs=8,
+        parallel=1,  # one job after the other: each rung sees the jobs before it, in order
+        StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}},
+    )
+    doc = run(document, home)
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    jobs = {
+        int(s["TrainingJobName"].split("-")[1]): s
+        for s in tunesmith.list_training_jobs_for_tuning_job("hbs", home=home)
+    }
+    # Rung 1 of bracket 0 keeps the best so far while fewer than three jobs reached it (4 is
+    # worse than 2 there), then the best floor(n / 3) (5 and 7 are); at resource 3, 5 beats 2,
+    # and 7 falls behind both. Bracket 1 judges only at resource 3, apart from bracket 0: 6 is
+    # behind 1. Bracket 2 never stops a job, however bad.
+    expected_stops = {
+        4: "Hyperband: rung 1 (resource 1) of bracket 1: loss 1.2 not in the top 1/3 of 2 "
+        "training jobs (cut-off 1)",
+        6: "Hyperband: rung 1 (resource 3) of bracket 2: loss 0.55 not in the top 1/3 of 2 "
+        "training jobs (cut-off 0.5)",
+        7: "Hyperband: rung 2 (resource 3) of bracket 1: loss 0.666667 not in the top 1/3 of 3 "
+        "training jobs (cut-off 0.5)",
+    }
+    assert sorted(jobs) == list(range(1, 9))
+    for seq, summary in jobs.items():
+        name = summary["TrainingJobName"]
+        curve = losses(home, name)
+        final = summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        assert final == pytest.approx(curve[-1])  # a stopped job keeps its last value
+        training = tunesmith.describe_training_job(name, home=home)
+        if seq in expected_stops:
+            assert summary["TrainingJobStatus"] == "Stopped"
+            assert training["FailureReason"] == expected_stops[seq]
+            rung = int(re.search(r"\(resource (\d+)\)", expected_stops[seq]).group(1))
+            assert rung <= len(curve) < 9
+        else:
+            assert summary["TrainingJobStatus"] == "Completed", training.get("FailureReason")
+            assert len(curve) == 9
+    assert doc["TrainingJobStatusCounters"]["Stopped"] == 3
+    assert_no_process_survives(pids)
+
+
 @pytest.mark.slow
 def test_hyperband_lets_a_script_that_ends_at_max_resource_complete(
     home, script_dir, tmp_path

@@ -57,7 +57,7 @@ def test_rung_keeps_the_top_third_and_stops_the_rest_with_a_reason() -> None:
         "Hyperband: rung 1 (resource 1) of bracket 1: loss 0.9 not in the top 1/3 of 3 training "
         "jobs (cut-off 0.4)"
     )
-    assert strategy.report(d, 1, 0.45) is None  # second of four: two in four go on
+    assert strategy.report(d, 1, 0.35) is None  # best of four: floor(4 / 3) = 1 goes on
     # Between rungs nothing is judged, however bad the value.
     assert strategy.report(a, 2, 5.0) is None
     assert strategy.report(b, 2, 0.3) is None
@@ -65,6 +65,11 @@ def test_rung_keeps_the_top_third_and_stops_the_rest_with_a_reason() -> None:
     assert "rung 2 (resource 3)" in (strategy.report(a, 3, 0.35) or "")
     assert strategy.report(d, 2, 0.3) is None
     assert strategy.report(d, 3, 0.1) is None
+    # Five at rung 1: floor(5 / 3) = 1 still goes on, so the second best stops.
+    (e,) = names_in_bracket(strategy, 0, 5)[4:]
+    assert "not in the top 1/3 of 5 training jobs (cut-off 0.35)" in (
+        strategy.report(e, 1, 0.38) or ""
+    )
 
 
 def test_job_going_past_max_resource_is_stopped() -> None:
@@ -150,12 +155,14 @@ def test_training_job_without_a_sequence_number_is_rejected() -> None:
         hyperband().report("no_sequence", 1, 0.5)
 
 
-def test_cutoff_keeps_ceil_of_a_third() -> None:
+def test_cutoff_keeps_floor_of_a_third() -> None:
     strategy = hyperband()
     jobs = names_in_bracket(strategy, 0, 10)
     losses = [float(i) for i in range(10, 0, -1)]  # each job better than all before it
     for job, loss in zip(jobs, losses, strict=True):
         assert strategy.report(job, 1, loss) is None
     late = names_in_bracket(strategy, 0, 11)[10]
-    # Eleven jobs at the rung: the best ceil(11 / 3) = 4 go on, the cut-off is the 4th best.
-    assert "cut-off 4)" in (strategy.report(late, 1, 4.5) or "")
+    # Eleven jobs at the rung: the best floor(11 / 3) = 3 go on, the cut-off is the 3rd best.
+    assert "cut-off 3)" in (strategy.report(late, 1, 3.5) or "")
+    (later,) = names_in_bracket(strategy, 0, 12)[11:]
+    assert strategy.report(later, 1, 3.5) is None  # twelve: the best four go on

@@ -5,11 +5,14 @@ Resources are the objective values a training job prints (one per epoch, say): a
 ``min_resource * eta**k`` for ``k >= b`` below ``max_resource``: bracket 0 judges jobs early and
 often, the last bracket lets every job run to ``max_resource``, so a problem whose early values
 mislead still gets some jobs trained fully. When a job reaches a rung, its loss there is compared
-with the losses of every job of its bracket that reached the same rung before; unless it is among
-the best ``1/eta`` of them, it stops. Nothing waits for a rung to fill (the rule is the
+with the losses of every job of its bracket that reached the same rung, itself included: of ``n``
+such jobs the best ``floor(n / eta)`` go on, as in ASHA's promotion rule, and while ``n < eta``
+only a job better than all before it. Nothing waits for a rung to fill (the rule is the
 asynchronous one of ASHA): a slot freed by a stop is filled at once with a new configuration, and
-the first jobs at a rung pass it easily, the later ones against more competition. A job that
-prints more than ``max_resource`` values is stopped.
+the first jobs at a rung pass it more easily, the later ones against more competition. Rounding
+the kept share down rather than up (which would pass two jobs in four or five) spends less
+compute on configurations that go on to lose. A job that prints more than ``max_resource``
+values is stopped.
 
 Brackets are assigned in proportion to how many configurations each one starts in synchronous
 Hyperband, along a low-discrepancy sequence over the training job's sequence number, so the
@@ -133,7 +136,7 @@ class HyperbandStrategy(RandomStrategy):
         rung = self._records[bracket.index][resource]
         rung[trial_id] = loss
         losses = sorted(rung.values())
-        kept = math.ceil(len(losses) / self.eta)
+        kept = max(1, len(losses) // self.eta)
         cutoff = losses[kept - 1]
         if loss <= cutoff:
             return None
