@@ -7,7 +7,7 @@ const REFRESH_MS = 2000;
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
 let timer = null;
-let afterRender = [];  // what a view draws once its content is on the page
+let shown = 0;  // counts calls of show(): only the latest one draws and schedules the next
 const tableState = {};  // per table: {key, ascending, filter}
 
 function el(tag, attrs = {}, ...children) {
@@ -49,17 +49,19 @@ function table(id, columns, rows) {
   const filter = el("input", { class: "filter", placeholder: "Filter", value: state.filter });
   filter.addEventListener("input", () => { state.filter = filter.value; refreshBody(); });
   const head = el("tr", {}, columns.map((column, i) => {
-    const th = el("th", { class: state.key === i ? `sorted ${state.ascending ? "asc" : ""}` : "" },
-                  column.label);
+    const th = el("th", {}, column.label);
     th.addEventListener("click", () => {
       state.ascending = state.key === i ? !state.ascending : true;
       state.key = i;
-      show();
+      refreshBody();
     });
     return th;
   }));
   const body = el("tbody");
   function refreshBody() {
+    [...head.children].forEach((th, i) => {
+      th.className = state.key === i ? `sorted${state.ascending ? " asc" : ""}` : "";
+    });
     const needle = state.filter.toLowerCase();
     let shown = rows.filter((row) => !needle || columns.some(
       (c) => String(c.text ? c.text(row) : c.value(row) ?? "").toLowerCase().includes(needle)));
@@ -149,7 +151,8 @@ function metricsSpec(points, start) {
       mark: { type: "line", point: true },
       encoding: {
         x: { field: "seconds", type: "quantitative", title: "seconds since the training job started" },
-        y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },
+        y: { field: "value", type: "quantitative", title: null, scale: { zero: false, padding: 8 },
+             axis: { format: "~g" } },
         tooltip: [{ field: "metric" }, { field: "step", title: "value number" },
                   { field: "seconds", format: ".1f" }, { field: "value", format: ".6~g" }],
       },
@@ -187,7 +190,7 @@ async function jobsView() {
 
 function finished(c) { return c.Completed + c.Stopped + c.NonRetryableError; }
 
-async function jobView(name) {
+async function jobView(name, after) {
   const { Description: d, TrainingJobSummaries: summaries } = await api(`jobs/${encodeURIComponent(name)}`);
   const stop = stopButton(`jobs/${encodeURIComponent(name)}/stop`, d.HyperParameterTuningJobStatus);
   const c = d.TrainingJobStatusCounters;
@@ -232,16 +235,16 @@ function stopButton(path, jobStatus) {
   return stop;
 }
 
-async function trainingJobView(name) {
+async function trainingJobView(name, after) {
   const { Description: d, Metrics: metrics, Log: log, TuningJobName: tuningJob } =
     await api(`training-jobs/${encodeURIComponent(name)}`);
   const hyperparameters = Object.entries(d.HyperParameters || {});
   const previous = view.querySelector("pre.log");
   const following = !previous || previous.scrollTop + previous.clientHeight >= previous.scrollHeight - 4;
   const pre = el("pre", { class: "log" }, log || "(no output yet)");
-  afterRender.push(() => { pre.scrollTop = following ? pre.scrollHeight : previous.scrollTop; });
+  after.push(() => { pre.scrollTop = following ? pre.scrollHeight : previous.scrollTop; });
   const start = d.TrainingStartTime ?? (metrics.length ? Math.min(...metrics.map((p) => p.Timestamp)) : 0);
-  if (metrics.length) afterRender.push(() => refreshMetrics(metrics, start));
+  if (metrics.length) after.push(() => refreshMetrics(metrics, start));
   // A tuning job's training jobs are stopped with their tuning job, as in SageMaker.
   const stop = tuningJob ? null : stopButton(`training-jobs/${encodeURIComponent(name)}/stop`, d.TrainingJobStatus);
   return el("div", {},
@@ -275,13 +278,15 @@ function loginView() {
 
 async function show() {
   clearTimeout(timer);
-  afterRender = [];
+  const call = ++shown;
+  const after = [];  // what the view draws once its content is on the page
   const [, kind, name] = decodeURI(location.hash).match(/^#\/(jobs|training-jobs)\/(.+)$/) || [];
-  if (kind === "jobs") afterRender.push(() => refreshReport(decodeURIComponent(name)));
+  if (kind === "jobs") after.push(() => refreshReport(decodeURIComponent(name)));
   try {
-    const content = kind === "jobs" ? await jobView(decodeURIComponent(name))
-      : kind === "training-jobs" ? await trainingJobView(decodeURIComponent(name))
+    const content = kind === "jobs" ? await jobView(decodeURIComponent(name), after)
+      : kind === "training-jobs" ? await trainingJobView(decodeURIComponent(name), after)
       : await jobsView();
+    if (call !== shown) return;
     const focused = document.activeElement?.classList.contains("filter") ? document.activeElement : null;
     const caret = focused?.selectionStart;
     view.replaceChildren(content);
@@ -291,12 +296,16 @@ async function show() {
       again?.setSelectionRange(caret, caret);
     }
     if (live && !live.host.isConnected) { live.embedded?.finalize(); live = null; }
-    for (const draw of afterRender) await draw();
+    for (const draw of after) {
+      await draw();
+      if (call !== shown) return;
+    }
     statusLine.textContent = `updated ${new Date().toLocaleTimeString()}`;
     timer = setTimeout(show, REFRESH_MS);
   } catch (error) {
+    if (call !== shown) return;
     if (error.login) { view.replaceChildren(loginView()); statusLine.textContent = ""; return; }
-    statusLine.textContent = String(error.message || error); console.error(error.stack);
+    statusLine.textContent = String(error.message || error);
     timer = setTimeout(show, REFRESH_MS);
   }
 }
