@@ -83,13 +83,13 @@ def test_bundle_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from tunesmith.viz import export
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    export._javascript.cache_clear()
+    export.vega_javascript.cache_clear()
     try:
-        first = export._javascript()
+        first = export.vega_javascript()
         (cached,) = (tmp_path / "tunesmith").glob("vega-bundle-*.js")
         assert cached.read_text(encoding="utf-8") == first
         cached.write_text("window.vegaEmbed=function(){};", encoding="utf-8")
-        export._javascript.cache_clear()
-        assert export._javascript() == "window.vegaEmbed=function(){};"
+        export.vega_javascript.cache_clear()
+        assert export.vega_javascript() == "window.vegaEmbed=function(){};"
     finally:
-        export._javascript.cache_clear()
+        export.vega_javascript.cache_clear()

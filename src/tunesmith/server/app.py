@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException
 from tunesmith.api import Workspace
 from tunesmith.model.errors import ValidationException
 from tunesmith.server.auth import ACCESS_KEYS_ENV, MAX_CLOCK_SKEW_SECONDS, load_access_keys
-from tunesmith.server.dashboard import dashboard_router
+from tunesmith.server.dashboard import dashboard_router, warm_vega_bundle
 from tunesmith.server.endpoint import SageMakerApi, SageMakerEndpoint, request_id
 from tunesmith.server.engines import EngineSupervisor
 from tunesmith.server.operations import Context
@@ -49,6 +50,7 @@ def create_app(settings: ServerSettings) -> SageMakerEndpoint:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Loaded now rather than by the first request, which would wait for it.
         await run_in_threadpool(service_model)
+        threading.Thread(target=warm_vega_bundle, name="tunesmith-vega", daemon=True).start()
         workspace = Workspace.open(settings.home)
         engines = EngineSupervisor(workspace, scan_seconds=settings.engine_scan_seconds)
         training_jobs = StandaloneTrainingJobs(workspace)

@@ -1,18 +1,24 @@
 """The dashboard at ``/ui``: tuning jobs, their training jobs, logs and metric curves, live.
 
 One page (``dashboard/index.html`` with its script and style, nothing fetched from elsewhere)
-reads the JSON routes below every two seconds. With access keys configured, a browser signs in
-once with a key pair and gets a session cookie: ``<key id>:<expiry>:<HMAC of both under the
-key's secret>``, so removing a key from the server ends its sessions too.
+reads the JSON routes below every two seconds. A tuning job's charts are tunesmith.viz's report,
+drawn in the page by the Vega, Vega-Lite and Vega-Embed JavaScript this process serves itself
+(``/ui/assets/vega.js``, the bundle the offline HTML reports carry). With access keys
+configured, a browser signs in once with a key pair and gets a session cookie: ``<key
+id>:<expiry>:<HMAC of both under the key's secret>``, so removing a key from the server ends
+its sessions too.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import hmac
 import time
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,15 +26,25 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from tunesmith import service
+from tunesmith.api import TrainingJob
 from tunesmith.model.errors import TunesmithError, ValidationException
 from tunesmith.server.endpoint import SageMakerApi
 from tunesmith.server.protocol import to_wire
+from tunesmith.server.reports import Reports
 from tunesmith.server.settings import ServerSettings
+from tunesmith.viz.export import vega_javascript
 
 COOKIE = "tunesmith_session"
 SESSION_SECONDS = 12 * 3600
 LOG_TAIL_BYTES = 64 << 10
-ASSETS = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {
+    "index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css",
+    "icon.svg": "image/svg+xml",
+}
+VEGA = "vega.js"
+SECURITY_POLICY = "default-src 'self'"
+"""Nothing from elsewhere, no inline script or style; the charts evaluate Vega expressions with
+Vega's interpreter, so the page needs no ``eval`` either."""
 CSRF_HEADER = "x-tunesmith-dashboard"
 """Changes need this header: a page of another site cannot send it without the browser asking
 this server first, which it refuses."""
@@ -81,14 +97,36 @@ def dashboard_router(settings: ServerSettings, api: Callable[[], SageMakerApi]) 
                 status_code=401,
             )
         try:
-            return JSONResponse(to_wire(read()))
+            answer = read()
         except TunesmithError as error:
             return _error(400, error)
+        return answer if isinstance(answer, Response) else JSONResponse(to_wire(answer))
+
+    def change(act: Callable[[], Any], request: Request) -> Response:
+        if request.headers.get(CSRF_HEADER) != "1":
+            return _error(403, ValidationException(f"missing header {CSRF_HEADER}"))
+        return guarded(act, request)
+
+    @functools.cache
+    def reports() -> Reports:
+        return Reports(api().context.workspace.store)
+
+    def report_of(name: str, request: Request) -> Response:
+        report = reports().get(name)
+        etag = f'"{report.version}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return Response(report.spec, media_type="application/json",
+                        headers={"ETag": etag, "Cache-Control": "no-cache"})
 
     @router.get("")
     @router.get("/")
     def page() -> Response:
         return _asset("index.html")
+
+    @router.get(f"/assets/{VEGA}")
+    def vega(request: Request) -> Response:
+        return _vega_response(request)
 
     @router.get("/assets/{name}")
     def asset(name: str) -> Response:
@@ -130,21 +168,31 @@ def dashboard_router(settings: ServerSettings, api: Callable[[], SageMakerApi]) 
     def job(name: str, request: Request) -> Response:
         return guarded(lambda: tuning_job(api(), name), request)
 
+    @router.get("/api/jobs/{name}/report")
+    def report(name: str, request: Request) -> Response:
+        return guarded(lambda: report_of(name, request), request)
+
     @router.get("/api/training-jobs/{name}")
     def training_job(name: str, request: Request) -> Response:
         return guarded(lambda: training_job_view(api(), name), request)
 
     @router.post("/api/jobs/{name}/stop")
     def stop(name: str, request: Request) -> Response:
-        if request.headers.get(CSRF_HEADER) != "1":
-            return _error(403, ValidationException(f"missing header {CSRF_HEADER}"))
-
         def stop_job() -> dict[str, str]:
             service.stop_tuning_job(api().context.workspace.store, name)
             api().reads.clear()
             return {"HyperParameterTuningJobName": name}
 
-        return guarded(stop_job, request)
+        return change(stop_job, request)
+
+    @router.post("/api/training-jobs/{name}/stop")
+    def stop_training_job(name: str, request: Request) -> Response:
+        def stop_job() -> dict[str, str]:
+            api().context.training_jobs.stop(name)
+            api().reads.clear()
+            return {"TrainingJobName": name}
+
+        return change(stop_job, request)
 
     return router
 
@@ -154,8 +202,31 @@ def _asset(name: str) -> Response:
     return Response(
         content,
         media_type=ASSETS[name],
-        headers={"Cache-Control": "no-cache", "Content-Security-Policy": "default-src 'self'"},
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": SECURITY_POLICY},
     )
+
+
+@functools.cache
+def _vega_bundle() -> tuple[str, bytes]:
+    """The bundle compressed once (it is large), and its entity tag."""
+    content = vega_javascript().encode()
+    return f'"{hashlib.sha256(content).hexdigest()[:32]}"', gzip.compress(content, 6)
+
+
+def warm_vega_bundle() -> None:
+    """Make the bundle ready before a browser asks for it (building it takes seconds)."""
+    _vega_bundle()
+
+
+def _vega_response(request: Request) -> Response:
+    etag, compressed = _vega_bundle()
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(compressed, media_type="text/javascript",
+                        headers={**headers, "Content-Encoding": "gzip"})
+    return Response(vega_javascript(), media_type="text/javascript", headers=headers)
 
 
 def tuning_jobs(api: SageMakerApi) -> dict[str, Any]:
@@ -185,22 +256,31 @@ def tuning_job(api: SageMakerApi, name: str) -> dict[str, Any]:
 
 
 def training_job_view(api: SageMakerApi, name: str) -> dict[str, Any]:
-    """A training job's description, metric series and the end of its log."""
+    """A training job's description, every value of its metrics and the end of its log."""
     workspace = api.context.workspace
     described = service.describe_training_job(workspace.store, name)
     record = workspace.store.get_training_job(name)
-    series: dict[str, list[list[float]]] = {}
-    for point in workspace.store.metric_series(name):
-        series.setdefault(point.metric, []).append([point.step, point.value])
-    log = workspace.home / "jobs" / (record.tuning_job or "") / name / "logs" / "training.log"
-    tail = ""
-    if log.exists():
-        with open(log, "rb") as source:
-            source.seek(max(0, log.stat().st_size - LOG_TAIL_BYTES))
-            tail = source.read().decode("utf-8", "replace")
+    metrics = [
+        {"Metric": p.metric, "Step": p.step, "Timestamp": p.timestamp, "Value": p.value}
+        for p in workspace.store.metric_series(name)
+    ]
     return {
         "Description": described,
-        "Metrics": series,
-        "Log": tail,
+        "Metrics": metrics,
+        "Log": _log_tail(TrainingJob(name, workspace).log_path),
         "TuningJobName": record.tuning_job,
     }
+
+
+def _log_tail(path: Path) -> str:
+    """The last ``LOG_TAIL_BYTES`` of a log, from its first whole line."""
+    try:
+        with open(path, "rb") as source:
+            size = source.seek(0, 2)
+            source.seek(max(0, size - LOG_TAIL_BYTES))
+            tail = source.read()
+    except FileNotFoundError:
+        return ""
+    if size > LOG_TAIL_BYTES:
+        tail = tail.partition(b"\n")[2]
+    return tail.decode("utf-8", "replace")

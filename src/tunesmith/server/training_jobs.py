@@ -33,7 +33,12 @@ from tunesmith.runner.local import LocalRunner
 from tunesmith.server.engines import process_alive
 from tunesmith.server.queries import standalone_training_jobs
 from tunesmith.store import TERMINAL_STATUSES
-from tunesmith.training import PROGRAM, SUBMIT_DIRECTORY, training_job_spec
+from tunesmith.training import (
+    PROGRAM,
+    SUBMIT_DIRECTORY,
+    training_job_directory,
+    training_job_spec,
+)
 
 log = logging.getLogger("tunesmith.server")
 
@@ -133,7 +138,8 @@ class StandaloneTrainingJobs:
             store.add_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
         definition = {**request, "StaticHyperParameters": request.get("HyperParameters") or {}}
         spec = training_job_spec(
-            definition, name=name, directory=self.workspace.home / "jobs" / name, tuned={},
+            definition, name=name,
+            directory=training_job_directory(self.workspace.home, name, None), tuned={},
             objective_metric=None, tuning_job_name=None,
         )
         with self._lock:

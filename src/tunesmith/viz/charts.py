@@ -338,7 +338,7 @@ def _density(rd: ReportData, linked: bool = True) -> alt.LayerChart:
             .mark_area(opacity=0.35, line=True, interpolate="monotone")
             .encode(
                 x=alt.X("objective:Q", title=rd.objective_name, scale=_objective_scale(rd)),
-                y=alt.Y("density:Q", title="density"),
+                y=alt.Y("density:Q", title="density", stack=None),
                 color=_job_color(rd),
             )
         )

@@ -34,7 +34,7 @@ def _cache_folder() -> Path:
 
 
 @functools.cache
-def _javascript() -> str:
+def vega_javascript() -> str:
     """The Vega/Vega-Lite/Vega-Embed bundle of the installed vl-convert.
 
     Bundling takes seconds, so the bundle is kept for the process and in the user's cache
@@ -57,7 +57,7 @@ def _javascript() -> str:
     return bundle
 
 
-def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+def vega_lite_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     # The charts are built from validated pieces; validating the embedded rows again is slow.
     return chart.to_dict(validate=False)
 
@@ -71,7 +71,7 @@ def _title_of(spec: dict[str, Any]) -> str:
 
 def to_html(chart: alt.TopLevelMixin) -> str:
     """A standalone HTML page that renders the chart with no network access."""
-    spec = _spec(chart)
+    spec = vega_lite_spec(chart)
     # "</" inside a JSON string would end the script element early.
     payload = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
     options = {
@@ -84,7 +84,7 @@ def to_html(chart: alt.TopLevelMixin) -> str:
 <meta charset="utf-8">
 <title>{html.escape(_title_of(spec))}</title>
 <style>body {{ font-family: sans-serif; margin: 16px; }}</style>
-<script type="text/javascript">{_javascript()}</script>
+<script type="text/javascript">{vega_javascript()}</script>
 </head>
 <body>
 <div id="report"></div>
@@ -111,7 +111,7 @@ def save_report(chart: alt.TopLevelMixin, path: str | Path) -> Path:
     if suffix == ".html":
         path.write_text(to_html(chart), encoding="utf-8")
         return path
-    spec = _spec(chart)
+    spec = vega_lite_spec(chart)
     if suffix == ".png":
         path.write_bytes(vlc.vegalite_to_png(spec, scale=PNG_SCALE))
     elif suffix == ".svg":

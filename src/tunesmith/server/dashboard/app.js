@@ -1,19 +1,17 @@
-// The tunesmith dashboard: three views read from /ui/api every two seconds, drawn with the DOM
-// and inline SVG (no library, nothing loaded from elsewhere). Data is only ever set as text.
-"use strict";
+// The tunesmith dashboard: three views read from /ui/api every two seconds, drawn with the DOM;
+// charts are Vega-Lite specs drawn by vega-embed (served by this server, nothing loaded from
+// elsewhere). Data is only ever set as text.
+// A module: the Vega bundle, a classic script, fills the global scope with its own names.
 
 const REFRESH_MS = 2000;
-const COLORS = { Completed: "#15803d", Failed: "#b91c1c", Stopped: "#b45309",
-                 InProgress: "#2563eb", Stopping: "#b45309" };
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
 let timer = null;
+let shown = 0;  // counts calls of show(): only the latest one draws and schedules the next
 const tableState = {};  // per table: {key, ascending, filter}
 
 function el(tag, attrs = {}, ...children) {
-  const node = tag.startsWith("svg:")
-    ? document.createElementNS("http://www.w3.org/2000/svg", tag.slice(4))
-    : document.createElement(tag);
+  const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (name === "on") for (const [event, fn] of Object.entries(value)) node.addEventListener(event, fn);
     else if (value !== undefined && value !== null) node.setAttribute(name, value);
@@ -51,17 +49,19 @@ function table(id, columns, rows) {
   const filter = el("input", { class: "filter", placeholder: "Filter", value: state.filter });
   filter.addEventListener("input", () => { state.filter = filter.value; refreshBody(); });
   const head = el("tr", {}, columns.map((column, i) => {
-    const th = el("th", { class: state.key === i ? `sorted ${state.ascending ? "asc" : ""}` : "" },
-                  column.label);
+    const th = el("th", {}, column.label);
     th.addEventListener("click", () => {
       state.ascending = state.key === i ? !state.ascending : true;
       state.key = i;
-      show();
+      refreshBody();
     });
     return th;
   }));
   const body = el("tbody");
   function refreshBody() {
+    [...head.children].forEach((th, i) => {
+      th.className = state.key === i ? `sorted${state.ascending ? " asc" : ""}` : "";
+    });
     const needle = state.filter.toLowerCase();
     let shown = rows.filter((row) => !needle || columns.some(
       (c) => String(c.text ? c.text(row) : c.value(row) ?? "").toLowerCase().includes(needle)));
@@ -82,72 +82,90 @@ function table(id, columns, rows) {
   return el("div", {}, filter, el("table", {}, el("thead", {}, head), body));
 }
 
-// -- charts ---------------------------------------------------------------------------------
+// -- charts: Vega-Lite, drawn by the bundle this server serves --------------------------------
 
-function chart(title, series, { xLabel = "", yLabel = "", width = 520, height = 260 } = {}) {
-  const pad = { left: 56, right: 12, top: 24, bottom: 34 };
-  const points = series.flatMap((s) => s.points);
-  const svg = el("svg:svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}` });
-  svg.append(el("svg:text", { x: pad.left, y: 15, class: "title" }, title));
-  if (!points.length) {
-    svg.append(el("svg:text", { x: width / 2, y: height / 2, "text-anchor": "middle" }, "no values yet"));
-    return svg;
+const EMBED_OPTIONS = {
+  renderer: "svg",
+  ast: true,            // Vega's expression interpreter: the page's policy allows no eval
+  defaultStyle: false,  // nor inline style elements; style.css styles the actions menu
+  tooltip: { disableDefaultStyle: true },
+  actions: { export: true, source: false, compiled: false, editor: false },
+};
+// The one chart on screen, kept across refreshes: {key, host, note, version, embedded}.
+let live = null;
+
+function chartHost(key) {
+  if (live?.key !== key) {
+    live?.embedded?.finalize();
+    const note = el("p", { class: "muted note", hidden: "" },
+      "Updates paused while a range is selected; double-click the chart to clear it.");
+    live = { key, host: el("div", { class: "vega-host", "data-chart": key }, note), note,
+             version: null, embedded: null };
   }
-  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  const sx = (x) => pad.left + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
-  const sy = (y) => height - pad.bottom - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
-  for (const [value, y] of [[y0, sy(y0)], [y1, sy(y1)]]) {
-    svg.append(el("svg:text", { x: pad.left - 4, y: y + 3, "text-anchor": "end" }, number(value)));
-  }
-  svg.append(el("svg:text", { x: pad.left, y: height - 18 }, number(x0)));
-  svg.append(el("svg:text", { x: width - pad.right, y: height - 18, "text-anchor": "end" }, number(x1)));
-  svg.append(el("svg:text", { x: (width + pad.left) / 2, y: height - 4, "text-anchor": "middle" }, xLabel));
-  svg.append(el("svg:text", { x: 4, y: pad.top - 4 }, yLabel));
-  svg.append(el("svg:rect", { x: pad.left, y: pad.top, width: width - pad.left - pad.right,
-                              height: height - pad.top - pad.bottom, fill: "none", stroke: "#e5e7eb" }));
-  for (const s of series) {
-    if (s.line) {
-      const d = s.points.map((p, i) => `${i ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
-      svg.append(el("svg:path", { d, fill: "none", stroke: s.color, "stroke-width": 1.5 }));
-    } else {
-      for (const p of s.points) {
-        svg.append(el("svg:circle", { cx: sx(p[0]), cy: sy(p[1]), r: 3.5, fill: s.color, "fill-opacity": 0.8 },
-                      el("svg:title", {}, p[2] ?? "")));
-      }
-    }
-  }
-  return svg;
+  return live.host;
 }
 
-function objectiveCharts(description, summaries) {
-  const objective = description.HyperParameterTuningJobConfig.HyperParameterTuningJobObjective;
-  const better = objective.Type === "Maximize" ? Math.max : Math.min;
-  const scored = summaries
-    .map((s, i) => ({ s, i: i + 1, value: s.FinalHyperParameterTuningJobObjectiveMetric?.Value }))
-    .filter((p) => p.value !== undefined);
-  const byStatus = {};
-  for (const p of scored) {
-    (byStatus[p.s.TrainingJobStatus] ||= []).push([p.i, p.value, p.s.TrainingJobName]);
+async function draw(chart, spec, version) {
+  const holder = el("div");
+  const embedded = await vegaEmbed(holder, spec, EMBED_OPTIONS);
+  if (live !== chart) { embedded.finalize(); return; }  // the reader moved on meanwhile
+  chart.embedded?.finalize();
+  chart.host.replaceChildren(chart.note, holder);
+  chart.embedded = embedded;
+  chart.version = version;
+  chart.host.dataset.version = version;
+}
+
+// Whether the reader holds a brushed range: a newer chart would drop it, so it waits.
+function brushing(chart) {
+  try {
+    return chart.embedded?.view.data("brush_store").length > 0;
+  } catch {
+    return false;  // a chart without a brush
   }
-  let best = null;
-  const bestLine = scored.map((p) => [p.i, best = best === null ? p.value : better(best, p.value)]);
-  const charts = [chart(`${objective.MetricName} by training job`, [
-    ...Object.entries(byStatus).map(([st, points]) => ({ points, color: COLORS[st] || "#6b7280" })),
-    { points: bestLine, color: "#111827", line: true },
-  ], { xLabel: "training job (launch order)", yLabel: `${objective.Type} ${objective.MetricName}` })];
-  const names = [...new Set(summaries.flatMap((s) => Object.keys(s.TunedHyperParameters || {})))].sort();
-  for (const name of names) {
-    const values = scored.map((p) => p.s.TunedHyperParameters[name]);
-    const numeric = values.every((v) => v !== "" && !Number.isNaN(Number(v)));
-    const categories = [...new Set(values)].sort();
-    const points = scored.map((p, k) => [numeric ? Number(values[k]) : categories.indexOf(values[k]),
-                                         p.value, `${p.s.TrainingJobName}: ${name}=${values[k]}`]);
-    charts.push(chart(`${objective.MetricName} by ${name}`, [{ points, color: "#2563eb" }],
-                      { xLabel: numeric ? name : `${name} (${categories.join(", ")})`,
-                        yLabel: objective.MetricName, width: 340, height: 220 }));
-  }
-  return el("div", { class: "charts" }, charts);
+}
+
+// A tuning job's report, fetched again only when the server has a newer one.
+async function refreshReport(name) {
+  const chart = live;
+  chart.note.hidden = !brushing(chart);
+  if (!chart.note.hidden) return;
+  const response = await fetch(`/ui/api/jobs/${encodeURIComponent(name)}/report`, {
+    credentials: "same-origin", cache: "no-store",
+    headers: chart.version ? { "If-None-Match": chart.version } : {} });
+  if (response.status === 401) throw { login: true };
+  if (response.status === 304) return;
+  if (!response.ok) { const body = await response.json(); throw new Error(`${body.__type}: ${body.message}`); }
+  const version = response.headers.get("ETag");
+  const spec = await response.json();
+  if (version !== chart.version) await draw(chart, spec, version);
+}
+
+function metricsSpec(points, start) {
+  return {
+    data: { values: points.map((p) => ({ metric: p.Metric, step: p.Step + 1, seconds: p.Timestamp - start, value: p.Value })) },
+    facet: { field: "metric", type: "nominal", title: null, header: { labelFontSize: 12, labelFontWeight: "bold" } },
+    columns: 2,
+    spec: {
+      width: 380, height: 200,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "seconds", type: "quantitative", title: "seconds since the training job started" },
+        y: { field: "value", type: "quantitative", title: null, scale: { zero: false, padding: 8 },
+             axis: { format: "~g" } },
+        tooltip: [{ field: "metric" }, { field: "step", title: "value number" },
+                  { field: "seconds", format: ".1f" }, { field: "value", format: ".6~g" }],
+      },
+    },
+    resolve: { scale: { y: "independent", x: "independent" } },
+  };
+}
+
+// A training job's metric curves, drawn again only when values were added.
+async function refreshMetrics(points, start) {
+  const chart = live;
+  const version = `${points.length}:${points.length ? points[points.length - 1].Timestamp : ""}`;
+  if (version !== chart.version) await draw(chart, metricsSpec(points, start), version);
 }
 
 // -- views ----------------------------------------------------------------------------------
@@ -172,15 +190,9 @@ async function jobsView() {
 
 function finished(c) { return c.Completed + c.Stopped + c.NonRetryableError; }
 
-async function jobView(name) {
+async function jobView(name, after) {
   const { Description: d, TrainingJobSummaries: summaries } = await api(`jobs/${encodeURIComponent(name)}`);
-  const running = ["InProgress"].includes(d.HyperParameterTuningJobStatus);
-  const stop = el("button", { class: "stop", on: { click: async () => {
-    stop.disabled = true;
-    await api(`jobs/${encodeURIComponent(name)}/stop`, { method: "POST", headers: { "x-tunesmith-dashboard": "1" } });
-    show();
-  } } }, "Stop");
-  stop.disabled = !running;
+  const stop = stopButton(`jobs/${encodeURIComponent(name)}/stop`, d.HyperParameterTuningJobStatus);
   const c = d.TrainingJobStatusCounters;
   const best = d.BestTrainingJob;
   return el("div", {},
@@ -194,7 +206,7 @@ async function jobView(name) {
       el("dt", {}, "Created"), el("dd", {}, when(d.CreationTime)),
       el("dt", {}, "Ended"), el("dd", {}, when(d.HyperParameterTuningEndTime)),
       d.FailureReason ? [el("dt", {}, "Failure reason"), el("dd", { class: "error" }, d.FailureReason)] : []),
-    el("h2", {}, "Objective"), objectiveCharts(d, summaries),
+    el("h2", {}, "Charts"), chartHost(`job:${name}`),
     el("h2", {}, "Training jobs"), table(`training-jobs:${name}`, [
       { label: "Training job", value: (s) => s.TrainingJobName,
         cell: (s) => link(`#/training-jobs/${encodeURIComponent(s.TrainingJobName)}`, s.TrainingJobName) },
@@ -209,14 +221,34 @@ async function jobView(name) {
     ], summaries));
 }
 
-async function trainingJobView(name) {
+function stopButton(path, jobStatus) {
+  const stop = el("button", { class: "stop", on: { click: async () => {
+    stop.disabled = true;
+    try {
+      await api(path, { method: "POST", headers: { "x-tunesmith-dashboard": "1" } });
+    } catch (error) {
+      statusLine.textContent = String(error.message || error);
+    }
+    show();
+  } } }, "Stop");
+  stop.disabled = jobStatus !== "InProgress";
+  return stop;
+}
+
+async function trainingJobView(name, after) {
   const { Description: d, Metrics: metrics, Log: log, TuningJobName: tuningJob } =
     await api(`training-jobs/${encodeURIComponent(name)}`);
   const hyperparameters = Object.entries(d.HyperParameters || {});
+  const previous = view.querySelector("pre.log");
+  const following = !previous || previous.scrollTop + previous.clientHeight >= previous.scrollHeight - 4;
   const pre = el("pre", { class: "log" }, log || "(no output yet)");
-  requestAnimationFrame(() => { pre.scrollTop = pre.scrollHeight; });
+  after.push(() => { pre.scrollTop = following ? pre.scrollHeight : previous.scrollTop; });
+  const start = d.TrainingStartTime ?? (metrics.length ? Math.min(...metrics.map((p) => p.Timestamp)) : 0);
+  if (metrics.length) after.push(() => refreshMetrics(metrics, start));
+  // A tuning job's training jobs are stopped with their tuning job, as in SageMaker.
+  const stop = tuningJob ? null : stopButton(`training-jobs/${encodeURIComponent(name)}/stop`, d.TrainingJobStatus);
   return el("div", {},
-    el("h1", {}, name, " ", status(d.TrainingJobStatus)),
+    el("h1", {}, name, " ", status(d.TrainingJobStatus), stop ? [" ", stop] : []),
     el("dl", { class: "facts" },
       el("dt", {}, "Tuning job"), el("dd", {}, tuningJob ? link(`#/jobs/${encodeURIComponent(tuningJob)}`, tuningJob) : "—"),
       el("dt", {}, "Secondary status"), el("dd", {}, d.SecondaryStatus ?? "—"),
@@ -225,8 +257,7 @@ async function trainingJobView(name) {
       hyperparameters.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]),
       d.FailureReason ? [el("dt", {}, "Failure reason"), el("dd", { class: "error" }, d.FailureReason)] : []),
     el("h2", {}, "Metrics"),
-    el("div", { class: "charts" }, Object.entries(metrics).map(([metric, points]) =>
-      chart(metric, [{ points, color: "#2563eb", line: true }], { xLabel: "step", yLabel: metric, width: 400, height: 220 }))),
+    metrics.length ? chartHost(`training-job:${name}`) : el("p", { class: "muted" }, "No metric values yet."),
     el("h2", {}, "Log"), pre);
 }
 
@@ -247,11 +278,15 @@ function loginView() {
 
 async function show() {
   clearTimeout(timer);
+  const call = ++shown;
+  const after = [];  // what the view draws once its content is on the page
   const [, kind, name] = decodeURI(location.hash).match(/^#\/(jobs|training-jobs)\/(.+)$/) || [];
+  if (kind === "jobs") after.push(() => refreshReport(decodeURIComponent(name)));
   try {
-    const content = kind === "jobs" ? await jobView(decodeURIComponent(name))
-      : kind === "training-jobs" ? await trainingJobView(decodeURIComponent(name))
+    const content = kind === "jobs" ? await jobView(decodeURIComponent(name), after)
+      : kind === "training-jobs" ? await trainingJobView(decodeURIComponent(name), after)
       : await jobsView();
+    if (call !== shown) return;
     const focused = document.activeElement?.classList.contains("filter") ? document.activeElement : null;
     const caret = focused?.selectionStart;
     view.replaceChildren(content);
@@ -260,9 +295,15 @@ async function show() {
       again?.focus();
       again?.setSelectionRange(caret, caret);
     }
+    if (live && !live.host.isConnected) { live.embedded?.finalize(); live = null; }
+    for (const draw of after) {
+      await draw();
+      if (call !== shown) return;
+    }
     statusLine.textContent = `updated ${new Date().toLocaleTimeString()}`;
     timer = setTimeout(show, REFRESH_MS);
   } catch (error) {
+    if (call !== shown) return;
     if (error.login) { view.replaceChildren(loginView()); statusLine.textContent = ""; return; }
     statusLine.textContent = String(error.message || error);
     timer = setTimeout(show, REFRESH_MS);
