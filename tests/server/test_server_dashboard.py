@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import KEY_ID, SECRET, RunningServer, boto3_tuning_document
+from server_helpers import (
+    KEY_ID,
+    SECRET,
+    RunningServer,
+    boto3_tuning_document,
+    training_job_request,
+)
 
 from helpers import wait_for
 from tunesmith.server.dashboard import ASSETS, session_token, session_valid
@@ -190,3 +196,33 @@ def test_the_stop_button_stops_a_running_job(running: RunningServer, sagemaker: 
     wait_for(lambda: sagemaker.describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="stoppable")["HyperParameterTuningJobStatus"] == "Stopped",
         timeout=60)
+
+
+@pytest.mark.slow
+def test_a_standalone_training_job_has_a_stop_button_and_a_log(
+    running: RunningServer, sagemaker: Any, tmp_path: Path, finished_job: str
+) -> None:
+    source = tmp_path / "slow"
+    source.mkdir()
+    (source / "train.py").write_text(textwrap.dedent(SLOW))
+    sagemaker.create_training_job(**training_job_request("alone", source, tmp_path / "output"))
+    browser = Browser(running.url)
+    browser.sign_in()
+    wait_for(lambda: "score: 0.25" in browser.json("GET", "/ui/api/training-jobs/alone")[1]
+             ["Log"], timeout=60)
+    status, view = browser.json("GET", "/ui/api/training-jobs/alone")
+    assert view["TuningJobName"] is None
+    assert [p["Value"] for p in view["Metrics"]] == [0.25]
+
+    _, job = browser.json("GET", f"/ui/api/jobs/{finished_job}")
+    member = job["TrainingJobSummaries"][0]["TrainingJobName"]
+    status, refused = browser.json("POST", f"/ui/api/training-jobs/{member}/stop",
+                                   headers={"x-tunesmith-dashboard": "1"})
+    assert (status, refused["__type"]) == (400, "ValidationException")
+    assert "stop the tuning job instead" in refused["message"]
+
+    status, _ = browser.json("POST", "/ui/api/training-jobs/alone/stop",
+                             headers={"x-tunesmith-dashboard": "1"})
+    assert status == 200
+    wait_for(lambda: sagemaker.describe_training_job(TrainingJobName="alone")
+             ["TrainingJobStatus"] == "Stopped", timeout=60)
