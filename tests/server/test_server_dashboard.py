@@ -3,6 +3,7 @@ the Stop button's route."""
 
 from __future__ import annotations
 
+import gzip
 import http.cookiejar
 import json
 import re
@@ -14,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import KEY_ID, SECRET, RunningServer, boto3_tuning_document
+from server_helpers import (
+    KEY_ID,
+    SECRET,
+    RunningServer,
+    boto3_tuning_document,
+    training_job_request,
+)
 
 from helpers import wait_for
 from tunesmith.server.dashboard import ASSETS, session_token, session_valid
@@ -128,11 +135,44 @@ def test_jobs_job_and_training_job_views(running: RunningServer, finished_job: s
 
     status, training = browser.json("GET", f"/ui/api/training-jobs/{best['TrainingJobName']}")
     assert status == 200 and training["TuningJobName"] == finished_job
-    assert training["Metrics"]["score"][-1][1] == \
-        best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    scores = [p for p in training["Metrics"] if p["Metric"] == "score"]
+    assert scores[-1]["Value"] == best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert scores[-1]["Timestamp"] >= training["Description"]["TrainingStartTime"]
     assert "score:" in training["Log"]
     status, missing = browser.json("GET", "/ui/api/jobs/nothing-here")
     assert (status, missing["__type"]) == (400, "ResourceNotFound")
+
+
+def test_the_report_is_the_viz_report_sent_again_only_when_it_changed(
+    running: RunningServer, finished_job: str
+) -> None:
+    browser = Browser(running.url)
+    assert browser.request("GET", f"/ui/api/jobs/{finished_job}/report")[0] == 401
+    browser.sign_in()
+    status, headers, body = browser.request("GET", f"/ui/api/jobs/{finished_job}/report")
+    assert status == 200
+    spec = json.loads(body)
+    assert spec["title"]["text"] == f"Tuning report: {finished_job} (Random)"
+    assert len(spec["datasets"]["trials"]) == 3
+    etag = headers["etag"]
+    status, _, body = browser.request("GET", f"/ui/api/jobs/{finished_job}/report",
+                                      headers={"if-none-match": etag})
+    assert (status, body) == (304, b"")
+    status, answer = browser.json("GET", "/ui/api/jobs/nothing-here/report")
+    assert (status, answer["__type"]) == (400, "ResourceNotFound")
+
+
+def test_the_vega_bundle_is_served_by_the_server(running: RunningServer) -> None:
+    browser = Browser(running.url)
+    status, headers, script = browser.request("GET", "/ui/assets/vega.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert b"window.vegaEmbed=" in script
+    assert browser.request("GET", "/ui/assets/vega.js",
+                           headers={"if-none-match": headers["etag"]})[0] == 304
+    _, zipped, compressed = browser.request("GET", "/ui/assets/vega.js",
+                                            headers={"accept-encoding": "gzip"})
+    assert zipped["content-encoding"] == "gzip"
+    assert gzip.decompress(compressed) == script
 
 
 @pytest.mark.slow
@@ -156,3 +196,33 @@ def test_the_stop_button_stops_a_running_job(running: RunningServer, sagemaker: 
     wait_for(lambda: sagemaker.describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="stoppable")["HyperParameterTuningJobStatus"] == "Stopped",
         timeout=60)
+
+
+@pytest.mark.slow
+def test_a_standalone_training_job_has_a_stop_button_and_a_log(
+    running: RunningServer, sagemaker: Any, tmp_path: Path, finished_job: str
+) -> None:
+    source = tmp_path / "slow"
+    source.mkdir()
+    (source / "train.py").write_text(textwrap.dedent(SLOW))
+    sagemaker.create_training_job(**training_job_request("alone", source, tmp_path / "output"))
+    browser = Browser(running.url)
+    browser.sign_in()
+    wait_for(lambda: "score: 0.25" in browser.json("GET", "/ui/api/training-jobs/alone")[1]
+             ["Log"], timeout=60)
+    status, view = browser.json("GET", "/ui/api/training-jobs/alone")
+    assert view["TuningJobName"] is None
+    assert [p["Value"] for p in view["Metrics"]] == [0.25]
+
+    _, job = browser.json("GET", f"/ui/api/jobs/{finished_job}")
+    member = job["TrainingJobSummaries"][0]["TrainingJobName"]
+    status, refused = browser.json("POST", f"/ui/api/training-jobs/{member}/stop",
+                                   headers={"x-tunesmith-dashboard": "1"})
+    assert (status, refused["__type"]) == (400, "ValidationException")
+    assert "stop the tuning job instead" in refused["message"]
+
+    status, _ = browser.json("POST", "/ui/api/training-jobs/alone/stop",
+                             headers={"x-tunesmith-dashboard": "1"})
+    assert status == 200
+    wait_for(lambda: sagemaker.describe_training_job(TrainingJobName="alone")
+             ["TrainingJobStatus"] == "Stopped", timeout=60)

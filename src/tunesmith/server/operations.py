@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from tunesmith import service
 from tunesmith.api import Workspace, load_request
 from tunesmith.model.errors import ResourceInUse, ResourceNotFound, ValidationException
 from tunesmith.server.engines import EngineSupervisor
-from tunesmith.server.queries import list_all_training_jobs, resource_with_arn
 from tunesmith.server.training_jobs import StandaloneTrainingJobs
 from tunesmith.store import TERMINAL_STATUSES
 
@@ -110,37 +108,20 @@ def describe_training_job(ctx: Context, params: Params) -> Document:
 
 
 def list_training_jobs(ctx: Context, params: Params) -> Document:
-    max_results = params.get("MaxResults", DEFAULT_MAX_RESULTS)
-    offset = _offset(params.get("NextToken"))
-    rows = list_all_training_jobs(
+    _offset(params.get("NextToken"))
+    return service.list_training_jobs(
         ctx.workspace.store,
-        name_contains=params.get("NameContains"),
-        status=params.get("StatusEquals"),
-        created_after=_epoch(params.get("CreationTimeAfter")),
-        created_before=_epoch(params.get("CreationTimeBefore")),
-        modified_after=_epoch(params.get("LastModifiedTimeAfter")),
-        modified_before=_epoch(params.get("LastModifiedTimeBefore")),
+        max_results=params.get("MaxResults", DEFAULT_MAX_RESULTS),
+        next_token=params.get("NextToken"),
         sort_by=params.get("SortBy", "CreationTime"),
-        descending=params.get("SortOrder", "Ascending") == "Descending",
-        offset=offset,
-        limit=max_results + 1,
+        sort_order=params.get("SortOrder", "Ascending"),
+        name_contains=params.get("NameContains"),
+        status_equals=params.get("StatusEquals"),
+        creation_time_after=params.get("CreationTimeAfter"),
+        creation_time_before=params.get("CreationTimeBefore"),
+        last_modified_time_after=params.get("LastModifiedTimeAfter"),
+        last_modified_time_before=params.get("LastModifiedTimeBefore"),
     )
-    summaries = [
-        _compact({
-            "TrainingJobName": row.name,
-            "TrainingJobArn": row.arn,
-            "CreationTime": _time(row.created),
-            "TrainingEndTime": _time(row.end_time),
-            "LastModifiedTime": _time(row.end_time or row.start_time or row.created),
-            "TrainingJobStatus": "InProgress" if row.status == "Stopping" else row.status,
-            "SecondaryStatus": row.secondary_status,
-        })
-        for row in rows[:max_results]
-    ]
-    result: Document = {"TrainingJobSummaries": summaries}
-    if len(rows) > max_results:
-        result["NextToken"] = str(offset + max_results)
-    return result
 
 
 def stop_training_job(ctx: Context, params: Params) -> Document:
@@ -152,7 +133,7 @@ def stop_training_job(ctx: Context, params: Params) -> Document:
 
 
 def _existing(ctx: Context, arn: str) -> str:
-    if resource_with_arn(ctx.workspace.store, arn) is None:
+    if not ctx.workspace.store.resource_exists(arn):
         raise ResourceNotFound(f"Resource {arn} does not exist.")
     return arn
 
@@ -193,18 +174,6 @@ def _offset(token: str | None) -> int:
     if not token.isascii() or not token.isdigit() or len(token) > 18:
         raise ValidationException(f"Value '{token[:100]}' at 'NextToken' is not a valid token")
     return int(token)
-
-
-def _time(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
-def _epoch(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _compact(document: Document) -> Document:
-    return {k: v for k, v in document.items() if v is not None}
 
 
 Operation = Callable[[Context, Params], Document]

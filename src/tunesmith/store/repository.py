@@ -461,6 +461,14 @@ class Store:
 
     # -- tags --------------------------------------------------------------------------------
 
+    def resource_exists(self, arn: str) -> bool:
+        """Whether a tuning job or a training job has the ARN (tags need an existing one)."""
+        with self.read() as conn:
+            return any(
+                conn.execute(select(table.c.name).where(table.c.arn == arn)).first()
+                for table in (tuning_jobs, training_jobs)
+            )
+
     def add_tags(self, arn: str, pairs: Mapping[str, str]) -> None:
         with self.write() as conn:
             for key, value in pairs.items():

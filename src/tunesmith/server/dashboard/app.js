@@ -108,10 +108,18 @@ function chartHost(key) {
 async function draw(chart, spec, version) {
   const holder = el("div");
   const embedded = await vegaEmbed(holder, spec, EMBED_OPTIONS);
-  if (live !== chart) { embedded.finalize(); return; }  // the reader moved on meanwhile
+  // The reader moved on, or brushed the drawn chart, while this one was being drawn.
+  if (live !== chart || brushing(chart)) {
+    embedded.finalize();
+    if (live === chart) chart.note.hidden = false;
+    return;
+  }
   chart.embedded?.finalize();
   chart.host.replaceChildren(chart.note, holder);
   chart.embedded = embedded;
+  try {
+    embedded.view.addDataListener("brush_store", (_, tuples) => { chart.note.hidden = !tuples.length; });
+  } catch { /* a chart without a brush */ }
   chart.version = version;
   chart.host.dataset.version = version;
 }
