@@ -49,7 +49,8 @@ class ConvergenceDetector:
         if observations.n_succeeded < self.min_trials:
             return None
         self._checked += 1
-        ratio = self.improvement_ratio(observations)
+        with surrogate.single_threaded_blas():
+            ratio = self.improvement_ratio(observations)
         self.streak = self.streak + 1 if ratio < THRESHOLD else 0
         if self.streak >= CONSECUTIVE:
             return (

@@ -35,6 +35,10 @@ class BayesianStrategy(Strategy):
         self._cache = surrogate.HyperparameterCache()
 
     def _propose(self, n: int, pending: Sequence[Config]) -> list[Config]:
+        with surrogate.single_threaded_blas():
+            return self._propose_now(n, pending)
+
+    def _propose_now(self, n: int, pending: Sequence[Config]) -> list[Config]:
         trials = self.trials
         if self.prior_sources:
             trials = surrogate.shift_prior(self.encoding, trials, self.prior_sources)
