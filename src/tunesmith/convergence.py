@@ -49,7 +49,8 @@ class ConvergenceDetector:
         if observations.n_succeeded < self.min_trials:
             return None
         self._checked += 1
-        ratio = self.improvement_ratio(observations)
+        with surrogate.single_threaded_blas():
+            ratio = self.improvement_ratio(observations)
         self.streak = self.streak + 1 if ratio < THRESHOLD else 0
         if self.streak >= CONSECUTIVE:
             return (
@@ -68,14 +69,14 @@ class ConvergenceDetector:
         gp = surrogate.fit(self.encoding, observations, self._cache, rng)
         best = float(np.min(gp.mean(gp.x)))
 
-        def score(feats: np.ndarray) -> np.ndarray:
-            mean, std = gp.predict(feats)
-            return acquisition.log_expected_improvement(mean, std, best)
-
         top = np.argsort(gp.y)[:5]
         _, log_ei = acquisition.maximize(
-            score, self.encoding, rng, anchors=self.encoding.coordinates(gp.x[top]),
-            exclude=set(), n_candidates=512, n_steps=8,
+            acquisition.LogExpectedImprovement(gp, best),
+            self.encoding,
+            rng,
+            anchors=self.encoding.coordinates(gp.x[top]),
+            exclude=set(),
+            n_candidates=512,
         )
         # Back to the objective's units: the model saw (loss - mean) / spread.
         improvement = float(np.exp(log_ei)) * spread

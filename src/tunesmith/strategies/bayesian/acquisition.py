@@ -1,21 +1,24 @@
 """Expected improvement in log form, and its maximisation over a mixed search space.
 
 ``log EI`` stays finite and ordered far from the incumbent, where plain EI underflows to zero
-and every candidate looks alike. The maximiser scores quasi-random candidates plus
-perturbations of the best observations, then refines the most promising ones by a batched local
-search that perturbs continuous and integer coordinates with a shrinking step and swaps
-categorical values; every candidate is snapped to a trainable configuration before it is scored.
+and every candidate looks alike. The maximiser scores quasi-random candidates plus perturbations
+of the best observations, then refines a few starts (the best candidate, others drawn in
+proportion to their expected improvement, and the best observations themselves) by coordinate
+ascent: L-BFGS-B with the analytic gradient over the continuous parameters, then each integer and
+categorical parameter set to its best value with the others held, until nothing changes. Every
+candidate is a trainable configuration when it is scored (integers snapped, categoricals one-hot).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
+from scipy import optimize
 from scipy.special import erfcx, log_ndtr
 
 from tunesmith.strategies.bayesian.encoding import Encoding
+from tunesmith.strategies.bayesian.gp import GaussianProcess
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_SQRT_PI_2 = 0.5 * math.log(math.pi / 2)
@@ -45,52 +48,136 @@ def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> 
     return log_h(z) + np.log(std)
 
 
+class LogExpectedImprovement:
+    """log EI of a Gaussian-process posterior below ``best`` (minimisation), with its gradient."""
+
+    def __init__(self, gp: GaussianProcess, best: float) -> None:
+        self.gp = gp
+        self.best = best
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        mean, std = self.gp.predict(features)
+        return log_expected_improvement(mean, std, self.best)
+
+    def with_gradient(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values and their gradients with respect to the features (rows x features)."""
+        mean, std, grad_mean, grad_std = self.gp.predict_with_gradient(features)
+        z = (self.best - mean) / std
+        value = log_h(z)
+        # d log h / dz = Phi(z) / h(z), taken in log space so that it stays finite in the tail.
+        slope = np.exp(log_ndtr(z) - value)[:, None]
+        grad = (slope * (-grad_mean - z[:, None] * grad_std) + grad_std) / std[:, None]
+        return value + np.log(std), grad
+
+
 def maximize(
-    score: Callable[[np.ndarray], np.ndarray],
+    acquisition: LogExpectedImprovement,
     encoding: Encoding,
     rng: np.random.Generator,
     *,
     anchors: np.ndarray,
     exclude: set[bytes],
     n_candidates: int = 1024,
-    n_starts: int = 4,
-    n_steps: int = 12,
-    n_children: int = 32,
+    n_starts: int = 8,
+    rounds: int = 4,
 ) -> tuple[np.ndarray, float]:
     """The features of the best-scoring candidate found (and its score).
 
-    ``score`` maps feature rows to values to maximise. ``anchors`` are parameter coordinates
-    of good observations, around which part of the candidates are drawn. Candidates whose
-    features are in ``exclude`` (already evaluated or pending) are never returned, unless nothing
-    else can be found.
+    ``anchors`` are parameter coordinates of the best observations, best first: part of the
+    candidates are drawn around them and the first two start a local search of their own (what
+    is left to gain is often right next to the best point). Candidates whose features are in
+    ``exclude`` (already evaluated or pending) are never returned, unless nothing else is found.
     """
     coords = encoding.sobol(n_candidates, int(rng.integers(2**31)))
     if len(anchors):
         picks = anchors[rng.integers(len(anchors), size=n_candidates // 4)]
         coords = np.vstack([coords, _perturb(picks, 0.1, encoding, rng)])
     feats = encoding.features(coords)
-    values = _masked(score(feats), feats, exclude)
-    order = np.argsort(-values)[:n_starts]
-    starts, best_values = coords[order], values[order]
-    step = 0.15
-    for _ in range(n_steps):
-        children = _perturb(np.repeat(starts, n_children, axis=0), step, encoding, rng)
-        child_feats = encoding.features(children)
-        child_values = _masked(score(child_feats), child_feats, exclude)
-        child_values = child_values.reshape(len(starts), n_children)
-        winner = np.argmax(child_values, axis=1)
-        improved = child_values[np.arange(len(starts)), winner] > best_values
-        rows = np.arange(len(starts))[improved] * n_children + winner[improved]
-        starts[improved] = children[rows]
-        best_values[improved] = child_values[improved, winner[improved]]
-        step = max(step * 0.7, 1e-3)
-    i = int(np.argmax(best_values))
-    if not np.isfinite(best_values[i]):
+    raw = acquisition(feats)
+    values = _masked(raw, feats, exclude)
+    starts = np.vstack([coords[_start_indices(values, n_starts - 2, rng)], anchors[:2]])
+    refined = _local_search(acquisition, encoding, starts, rounds)
+    refined_feats = encoding.features(refined)
+    refined_values = _masked(acquisition(refined_feats), refined_feats, exclude)
+    pool_feats = np.vstack([feats, refined_feats])
+    pool_values = np.concatenate([values, refined_values])
+    i = int(np.argmax(pool_values))
+    if not np.isfinite(pool_values[i]):
         # Every candidate was excluded: the space is (nearly) used up; return the best anyway.
-        raw = score(feats)
         j = int(np.argmax(raw))
         return feats[j], float(raw[j])
-    return encoding.features(starts[i : i + 1])[0], float(best_values[i])
+    return pool_feats[i], float(pool_values[i])
+
+
+def _start_indices(values: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """The best candidate, and up to ``count - 1`` others drawn with probability proportional
+    to their expected improvement (spread over several promising regions, not the top few
+    neighbours of one)."""
+    best = int(np.argmax(values))
+    if not np.isfinite(values[best]):
+        return np.array([best])
+    weights = np.exp(values - values[best])
+    weights[best] = 0.0
+    others = min(count - 1, int(np.count_nonzero(weights > 0)))
+    if others <= 0:
+        return np.array([best])
+    drawn = rng.choice(len(values), size=others, replace=False, p=weights / weights.sum())
+    return np.concatenate([[best], drawn])
+
+
+def _local_search(
+    acquisition: LogExpectedImprovement, encoding: Encoding, starts: np.ndarray, rounds: int
+) -> np.ndarray:
+    """Coordinate ascent from each start (parameter coordinates in, improved ones out)."""
+    x = np.array(starts, dtype=float)
+    value = acquisition(encoding.features(x))
+    discrete = np.flatnonzero(~encoding.continuous)
+    for _ in range(rounds):
+        if encoding.continuous.any():
+            for s in range(len(x)):
+                x[s], value[s] = _ascend(acquisition, encoding, x[s], value[s])
+        changed = False
+        for j in discrete:
+            options = encoding.choices(int(j), x[:, j])
+            trial = np.repeat(x, options.shape[1], axis=0)
+            trial[:, j] = options.ravel()
+            scores = acquisition(encoding.features(trial)).reshape(options.shape)
+            pick = np.argmax(scores, axis=1)
+            top = scores[np.arange(len(x)), pick]
+            better = top > value + 1e-12 * np.abs(value)
+            x[better, j] = options[better, pick[better]]
+            value[better] = top[better]
+            changed = changed or bool(better.any())
+        if not changed:
+            break
+    return x
+
+
+def _ascend(
+    acquisition: LogExpectedImprovement, encoding: Encoding, start: np.ndarray, value: float
+) -> tuple[np.ndarray, float]:
+    """L-BFGS-B over the continuous coordinates of one point, the others held."""
+    mask, columns = encoding.continuous, encoding.continuous_columns
+
+    def negative(u: np.ndarray) -> tuple[float, np.ndarray]:
+        point = start.copy()
+        point[mask] = u
+        v, grad = acquisition.with_gradient(encoding.features(point))
+        return -float(v[0]), -grad[0, columns]
+
+    result = optimize.minimize(
+        negative,
+        start[mask],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * int(mask.sum()),
+        options={"maxiter": 200},
+    )
+    if not np.isfinite(result.fun) or -result.fun <= value:
+        return start, value
+    point = start.copy()
+    point[mask] = np.clip(result.x, 0.0, 1.0)
+    return point, float(-result.fun)
 
 
 def _masked(values: np.ndarray, feats: np.ndarray, exclude: set[bytes]) -> np.ndarray:

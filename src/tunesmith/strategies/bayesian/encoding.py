@@ -23,6 +23,7 @@ from tunesmith.model.errors import ValidationException
 from tunesmith.space import Config, Parameter, SearchSpace, Value
 
 _AUTO_LOG_RATIO = 100.0
+_MAX_CHOICES = 64
 
 
 def _resolved(p: Parameter) -> Parameter:
@@ -92,6 +93,30 @@ class Encoding:
             [1.0 / (p.high - p.low + 1) if p.kind == "Integer" else 0.0 for p in self.parameters]
         )
         self.categorical = np.array([p.kind == "Categorical" for p in self.parameters])
+        self.continuous = np.array([p.kind == "Continuous" for p in self.parameters])
+        # The feature column of each continuous parameter (its coordinate is its feature).
+        starts = np.cumsum([0] + [p.width for p in self.parameters])[:-1]
+        self.continuous_columns = starts[self.continuous]
+
+    def choices(self, j: int, current: np.ndarray) -> np.ndarray:
+        """Coordinates to try for the discrete parameter ``j`` from each coordinate in
+        ``current``: one row per entry. Every value when there are at most ``_MAX_CHOICES``;
+        for a wider integer range an even spread plus the values 1, 2, 4, ... steps away."""
+        p = self.parameters[j]
+        if p.kind == "Categorical":
+            row = (np.arange(len(p.values)) + 0.5) / len(p.values)
+            return np.tile(row, (len(current), 1))
+        lo, hi = p.low - 0.5, p.high + 0.5
+        wlo, whi = _warp(p.warping, np.array(lo)), _warp(p.warping, np.array(hi))
+        count = int(p.high - p.low) + 1
+        spread = np.round(np.linspace(p.low, p.high, min(count, _MAX_CHOICES)))
+        values = np.tile(spread, (len(current), 1))
+        if count > _MAX_CHOICES:
+            now = np.round(_unwarp(p.warping, wlo + np.clip(current, 0, 1) * (whi - wlo)))
+            steps = 2.0 ** np.arange(int(np.log2(count)) + 1)
+            near = now[:, None] + np.concatenate([-steps, steps])[None, :]
+            values = np.hstack([values, np.clip(near, p.low, p.high)])
+        return (_warp(p.warping, values) - wlo) / (whi - wlo)
 
     def features(self, coords: np.ndarray) -> np.ndarray:
         """Features of parameter coordinates (rows), with integers snapped to their cell."""

@@ -35,6 +35,10 @@ class BayesianStrategy(Strategy):
         self._cache = surrogate.HyperparameterCache()
 
     def _propose(self, n: int, pending: Sequence[Config]) -> list[Config]:
+        with surrogate.single_threaded_blas():
+            return self._propose_now(n, pending)
+
+    def _propose_now(self, n: int, pending: Sequence[Config]) -> list[Config]:
         trials = self.trials
         if self.prior_sources:
             trials = surrogate.shift_prior(self.encoding, trials, self.prior_sources)
@@ -70,7 +74,7 @@ class BayesianStrategy(Strategy):
         anchors = self.encoding.coordinates(gp.x[top])
         # Each score costs O(observations^2); with hundreds of them a leaner search keeps the
         # time of a proposal bounded.
-        search = {"n_candidates": 512, "n_steps": 8} if len(gp.x) > 300 else {}
+        search = {"n_candidates": 512} if len(gp.x) > 300 else {}
         chosen: list[np.ndarray] = []
         out: list[Config] = []
         for _ in range(n):
@@ -82,13 +86,13 @@ class BayesianStrategy(Strategy):
                 model = gp.with_fantasies(points, believed_losses)
                 # A believed outcome counts as seen: improving on it is what is left to gain.
                 incumbent = min(best, float(believed_losses.min()))
-
-            def score(feats: np.ndarray, model=model, incumbent=incumbent) -> np.ndarray:
-                mean, std = model.predict(feats)
-                return acquisition.log_expected_improvement(mean, std, incumbent)
-
             feats, _ = acquisition.maximize(
-                score, self.encoding, rng, anchors=anchors, exclude=exclude, **search
+                acquisition.LogExpectedImprovement(model, incumbent),
+                self.encoding,
+                rng,
+                anchors=anchors,
+                exclude=exclude,
+                **search,
             )
             exclude.add(acquisition.key(feats))
             chosen.append(feats)

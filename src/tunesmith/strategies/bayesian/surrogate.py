@@ -17,7 +17,8 @@ strategy rebuilt after a restart proposes exactly what the original would have u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,6 +26,11 @@ import numpy as np
 from tunesmith.strategies.base import Trial
 from tunesmith.strategies.bayesian.encoding import Encoding
 from tunesmith.strategies.bayesian.gp import GaussianProcess, Hyperparameters, fit_hyperparameters
+
+try:
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # an optional package: without it BLAS keeps its own thread count
+    ThreadpoolController = None
 
 FIT_CAP = 200
 ACTIVE_CAP = 600
@@ -145,3 +151,23 @@ def active_set(y: np.ndarray) -> np.ndarray:
     best, rest = order[: ACTIVE_CAP // 2], np.sort(order[ACTIVE_CAP // 2 :])
     spread = rest[np.linspace(0, len(rest) - 1, ACTIVE_CAP - len(best)).astype(int)]
     return np.sort(np.concatenate([best, spread]))
+
+
+_controller = None
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Linear algebra on one thread for the duration (when ``threadpoolctl`` is installed).
+
+    The model's matrices are small (at most ``ACTIVE_CAP`` rows): several BLAS threads gain
+    nothing on them, and on a busy machine their busy-waiting multiplies the CPU time of a
+    proposal several times over, taken from the training jobs running beside it."""
+    global _controller
+    if ThreadpoolController is None:
+        yield
+        return
+    if _controller is None:
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
