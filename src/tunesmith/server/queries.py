@@ -53,7 +53,7 @@ def list_all_training_jobs(
     modified = func.coalesce(c.end_time, c.start_time, c.created)
     conditions = []
     if name_contains:
-        conditions.append(func.instr(func.lower(c.name), name_contains.lower()) > 0)
+        conditions.append(func.lower(c.name).contains(name_contains.lower(), autoescape=True))
     if status:
         # A training job being stopped is still in progress for its clients.
         statuses = ["InProgress", "Stopping"] if status == "InProgress" else [status]
