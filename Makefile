@@ -28,6 +28,7 @@ demo: $(VENV)/.installed
 		-o .tunesmith/reports/digits-$(STAMP).html
 
 test: $(VENV)/.installed
+	tools/ensure-postgres
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.bench-installed

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pgcluster import Cluster, postgres_cluster
 
 from helpers import QUADRATIC
-from pgcluster import Cluster, postgres_cluster
 
 
 @pytest.fixture

@@ -75,15 +75,35 @@ def postgres_cluster() -> Iterator[Cluster]:
     def run(*command: str) -> None:
         subprocess.run([*run_as, *command], check=True, capture_output=True, timeout=120)
 
-    run(str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
-        "--no-sync", "-E", "UTF8")
+    run(
+        str(binaries / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        SUPERUSER,
+        "--auth=trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+    )
     options = (
         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
     try:
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-            str(folder / "server.log"), "-w", "-t", "60", "start")
+        run(
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         yield Cluster(port, folder)
     finally:
         if (data / "postmaster.pid").exists():

@@ -34,15 +34,19 @@ WAIT_POLL_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class Workspace:
-    """A home folder and its store (``--home`` / ``TUNESMITH_HOME``, ``TUNESMITH_STORE``)."""
+    """A home folder and its store (``--home`` / ``TUNESMITH_HOME``; ``--store`` /
+    ``TUNESMITH_STORE``, a ``sqlite:///`` or ``postgresql://`` URL, default the home's SQLite
+    file)."""
 
     home: Path
     store: Store
 
     @classmethod
-    def open(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
+    def open(
+        cls, home: str | os.PathLike[str] | None = None, store: str | None = None
+    ) -> Workspace:
         path = Path(home).expanduser().resolve() if home is not None else default_home().resolve()
-        return _workspace(path, store_url(path))
+        return _workspace(path, store or store_url(path))
 
 
 @cache
@@ -121,6 +125,7 @@ def create_tuning_job(
     *,
     name: str | None = None,
     home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
     detach: bool = True,
     warm_start_from: Sequence[str] | None = None,
     warm_start_type: str = "IdenticalDataAndAlgorithm",
@@ -132,7 +137,7 @@ def create_tuning_job(
     otherwise it runs in a thread of this process. ``warm_start_from`` names up to five parent
     tuning jobs to start from (``IdenticalDataAndAlgorithm`` or ``TransferLearning``).
     """
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
     request = load_request(
         document, name=name, warm_start_from=warm_start_from, warm_start_type=warm_start_type
     )
@@ -190,11 +195,12 @@ def create_training_job(
     *,
     name: str | None = None,
     home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
     wait: bool = True,
 ) -> TrainingJob:
     """Run one training job from a ``CreateTrainingJob`` document (a JSON or YAML file, or a
     mapping), in a thread of this process; with ``wait``, return when it has ended."""
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
     request = to_document(load_training_job_document(document))
     if name is not None:
         request["TrainingJobName"] = name
@@ -215,10 +221,14 @@ def create_training_job(
 
 
 def resume_tuning_job(
-    name: str, *, home: str | os.PathLike[str] | None = None, detach: bool = True
+    name: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    detach: bool = True,
 ) -> TuningJob:
     """Continue a tuning job whose engine stopped (a crash, a reboot)."""
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
     service.check_resumable(workspace.store, name)
     if detach:
         spawn_engine(name, workspace.home, workspace.store.url)
@@ -230,44 +240,56 @@ def resume_tuning_job(
     return TuningJob(name, workspace, thread)
 
 
-def tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJob:
+def tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> TuningJob:
     """A handle on an existing tuning job."""
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
     workspace.store.get_tuning_job(name)
     return TuningJob(name, workspace)
 
 
-def analytics(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJobAnalytics:
+def analytics(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> TuningJobAnalytics:
     """A tuning job's results as DataFrames (``.dataframe()``, ``.metrics()``)."""
-    return TuningJobAnalytics(Workspace.open(home).store, name)
+    return TuningJobAnalytics(Workspace.open(home, store).store, name)
 
 
-def describe_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return service.describe_tuning_job(Workspace.open(home).store, name)
+def describe_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> dict[str, Any]:
+    return service.describe_tuning_job(Workspace.open(home, store).store, name)
 
 
 def list_tuning_jobs(
-    *, home: str | os.PathLike[str] | None = None, **filters: Any
+    *, home: str | os.PathLike[str] | None = None, store: str | None = None, **filters: Any
 ) -> list[dict[str, Any]]:
     """Every tuning job summary (``ListHyperParameterTuningJobs``), newest first."""
-    store = Workspace.open(home).store
+    opened = Workspace.open(home, store).store
     return service.all_pages(
-        lambda token: service.list_tuning_jobs(store, next_token=token, **filters),
+        lambda token: service.list_tuning_jobs(opened, next_token=token, **filters),
         "HyperParameterTuningJobSummaries",
     )
 
 
 def list_training_jobs_for_tuning_job(
-    name: str, *, home: str | os.PathLike[str] | None = None, **options: Any
+    name: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    **options: Any,
 ) -> list[dict[str, Any]]:
-    return tuning_job(name, home=home).training_jobs(**options)
+    return tuning_job(name, home=home, store=store).training_jobs(**options)
 
 
-def stop_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> None:
-    service.stop_tuning_job(Workspace.open(home).store, name)
+def stop_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> None:
+    service.stop_tuning_job(Workspace.open(home, store).store, name)
 
 
 def describe_training_job(
-    name: str, *, home: str | os.PathLike[str] | None = None
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
 ) -> dict[str, Any]:
-    return service.describe_training_job(Workspace.open(home).store, name)
+    return service.describe_training_job(Workspace.open(home, store).store, name)

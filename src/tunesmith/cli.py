@@ -40,10 +40,11 @@ REFRESH_SECONDS = 0.5
 
 class _Options:
     home: Path | None = None
+    store: str | None = None
 
     @classmethod
     def workspace(cls) -> Workspace:
-        return Workspace.open(cls.home)
+        return Workspace.open(cls.home, cls.store)
 
 
 @app.callback()
@@ -57,8 +58,19 @@ def _global(
             show_default=False,
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="TUNESMITH_STORE",
+            help="Store URL: sqlite:///PATH or postgresql://USER@HOST/DB, shared by engines and "
+            "servers [default: the home's SQLite file]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     _Options.home = home
+    _Options.store = store
 
 
 # -- tune -------------------------------------------------------------------------------------
@@ -128,10 +140,13 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
     every job (their training jobs get their grace period) and waits for them to end."""
     engines: list[TuningEngine] = []
     finished = {job_name: threading.Event() for job_name in names}
+    conflicts: list[TunesmithError] = []
 
     def run(job_name: str) -> None:
         try:
             run_engine(workspace.store, job_name, workspace.home, on_start=engines.append)
+        except TunesmithError as error:  # another engine runs the job
+            conflicts.append(error)
         finally:
             finished[job_name].set()
 
@@ -154,6 +169,8 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
                     engine.request_stop()
                 live.console.print("Stopping: the running training jobs are being stopped…")
         live.update(_progress_view(workspace, names, time.monotonic() - started))
+    if conflicts:
+        raise conflicts[0]
     return [workspace.store.get_tuning_job(job_name).status for job_name in names]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tunesmith.engine import TuningEngine
+from tunesmith.model.errors import ConflictException, TunesmithError
 from tunesmith.store import TERMINAL_STATUSES, Store
 
 
@@ -35,6 +36,8 @@ def run_engine(
         engine = TuningEngine(store, name, home=home)
         on_start(engine)
         return engine.run()
+    except ConflictException:
+        raise  # another engine runs the job: it is not this one's to fail
     except Exception as error:
         traceback.print_exc()
         now = time.time()
@@ -93,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         # `kill` of a detached engine stops its tuning job the way `tunesmith stop` does.
         signal.signal(signal.SIGTERM, lambda *_: engine.request_stop())
 
-    status = run_engine(store, args.name, args.home, on_start=on_start)
+    try:
+        status = run_engine(store, args.name, args.home, on_start=on_start)
+    except TunesmithError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return 1
     return 0 if status in TERMINAL_STATUSES else 1
 
 

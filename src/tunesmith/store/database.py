@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from tunesmith.model.errors import ValidationException
-
 from tunesmith.store.schema import SCHEMA_VERSION, metadata, schema_version
 
 BUSY_TIMEOUT_MS = 60_000
