@@ -36,6 +36,7 @@ from tunesmith.runner.base import (
     TrainingJobEnded,
     TrainingJobStarted,
 )
+from tunesmith.runner.resources import this_machine, training_job_resources
 from tunesmith.service import engine_alive
 from tunesmith.space import Config, SearchSpace
 from tunesmith.store import Store, TuningJobRecord
@@ -136,6 +137,10 @@ class TuningEngine:
         self.max_parallel = int(self.config["ResourceLimits"]["MaxParallelTrainingJobs"])
         self.events: queue.Queue[RunnerEvent | _Wake] = queue.Queue()
         self.runner = runner_factory(self.events.put)
+        # Never more training jobs at once than the backend has resources for.
+        slots = self.runner.slots(training_job_resources(self.definition, len(this_machine().gpus)))
+        if slots is not None:
+            self.max_parallel = min(self.max_parallel, slots)
         self.running: dict[str, _Running] = {}
         self.created = 0
         self.finished = 0

@@ -41,7 +41,10 @@ def run_engine(
     except Exception as error:
         traceback.print_exc()
         now = time.time()
-        reason = f"InternalFailure: the tuning engine failed: {type(error).__name__}: {error}"
+        if isinstance(error, TunesmithError):  # the document asks for what cannot be had here
+            reason = f"{error.code}: {error.message}"
+        else:
+            reason = f"InternalFailure: the tuning engine failed: {type(error).__name__}: {error}"
         store.update_tuning_job(
             name,
             status="Failed",

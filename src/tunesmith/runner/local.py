@@ -29,7 +29,7 @@ import tarfile
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +44,7 @@ from tunesmith.runner.base import (
     TrainingJobStarted,
 )
 from tunesmith.runner.contract import TrainingJobPaths, TrainingProcess, TrainingSetupError, prepare
+from tunesmith.runner.resources import LocalResources, ResourceRequest, this_machine
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,12 @@ class _Job:
 
 
 class LocalRunner(Runner):
-    """Runs each training job as a subprocess of this process."""
+    """Runs each training job as a subprocess of this process, once the CPUs and GPUs it asks
+    for are free on this machine."""
 
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(self, sink: EventSink, resources: LocalResources | None = None) -> None:
         super().__init__(sink)
+        self.resources = resources or this_machine()
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._closed = False
@@ -101,6 +104,9 @@ class LocalRunner(Runner):
 
     def stop(self, name: str, reason: str) -> None:
         self._request_stop(name, reason, "Stopped")
+
+    def slots(self, request: ResourceRequest) -> int | None:
+        return self.resources.slots(request)
 
     def running(self) -> list[str]:
         with self._lock:
@@ -127,10 +133,23 @@ class LocalRunner(Runner):
             job.secondary_status = secondary_status
             # Under the lock: the supervisor closes the pipe under it once the job has ended.
             job.wake()
+        self.resources.wake()  # a job still waiting for resources ends at once
 
     def _supervise(self, job: _Job) -> None:
+        request = job.spec.resources
+        if job.spec.gpus:  # assigned by the caller already
+            request = replace(request, gpus=0)
         try:
-            ended = self._run(job)
+            with self.resources.hold(request, lambda: job.stop_reason is not None) as gpus:
+                if gpus is None:
+                    assert job.stop_reason is not None
+                    ended = _ended(job.spec, "Stopped", job.stop_reason, job.secondary_status)
+                else:
+                    if gpus:
+                        job.spec = replace(job.spec, gpus=gpus)
+                    ended = self._run(job)
+        except ValidationException as error:
+            ended = _ended(job.spec, "Failed", f"ClientError: {error.message}")
         except Exception as error:  # never leave a job unreported or its processes behind
             log.exception("training job %s: runner failure", job.spec.name)
             if job.process is not None:
