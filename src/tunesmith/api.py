@@ -23,6 +23,7 @@ from tunesmith import service
 from tunesmith.job_analytics import TuningJobAnalytics
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model import load_training_job_document, load_tuning_job_document, to_document
+from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
 from tunesmith.training import training_job_directory
 from tunesmith.training_job import run_training_job, wait_for_training_job
@@ -129,6 +130,8 @@ def create_tuning_job(
     detach: bool = True,
     warm_start_from: Sequence[str] | None = None,
     warm_start_type: str = "IdenticalDataAndAlgorithm",
+    backend: str | None = None,
+    ray_address: str | None = None,
 ) -> TuningJob:
     """Create a tuning job from a ``CreateHyperParameterTuningJob`` document (a JSON or YAML
     file, or a mapping) and start running it.
@@ -136,19 +139,22 @@ def create_tuning_job(
     With ``detach`` (the default) the job runs in a process of its own and survives this one;
     otherwise it runs in a thread of this process. ``warm_start_from`` names up to five parent
     tuning jobs to start from (``IdenticalDataAndAlgorithm`` or ``TransferLearning``).
+    ``backend`` (``local`` or ``ray``, with ``ray_address``) runs its training jobs.
     """
     workspace = Workspace.open(home, store)
+    chosen = Backend.choose(backend, ray_address)
     request = load_request(
         document, name=name, warm_start_from=warm_start_from, warm_start_type=warm_start_type
     )
     service.create_tuning_job_record(workspace.store, request)
     job_name = request["HyperParameterTuningJobName"]
     if detach:
-        spawn_engine(job_name, workspace.home, workspace.store.url)
+        spawn_engine(job_name, workspace.home, workspace.store.url, chosen)
         return TuningJob(job_name, workspace)
     thread = threading.Thread(
         target=run_engine,
         args=(workspace.store, job_name, workspace.home),
+        kwargs={"backend": chosen},
         name=f"tunesmith-engine-{job_name}",
         daemon=True,
     )
@@ -226,15 +232,21 @@ def resume_tuning_job(
     home: str | os.PathLike[str] | None = None,
     store: str | None = None,
     detach: bool = True,
+    backend: str | None = None,
+    ray_address: str | None = None,
 ) -> TuningJob:
     """Continue a tuning job whose engine stopped (a crash, a reboot)."""
     workspace = Workspace.open(home, store)
+    chosen = Backend.choose(backend, ray_address)
     service.check_resumable(workspace.store, name)
     if detach:
-        spawn_engine(name, workspace.home, workspace.store.url)
+        spawn_engine(name, workspace.home, workspace.store.url, chosen)
         return TuningJob(name, workspace)
     thread = threading.Thread(
-        target=run_engine, args=(workspace.store, name, workspace.home), daemon=True
+        target=run_engine,
+        args=(workspace.store, name, workspace.home),
+        kwargs={"backend": chosen},
+        daemon=True,
     )
     thread.start()
     return TuningJob(name, workspace, thread)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tunesmith.engine import TuningEngine
 from tunesmith.model.errors import ConflictException, TunesmithError
+from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store
 
 
@@ -28,12 +29,14 @@ def run_engine(
     home: Path,
     *,
     on_start: Callable[[TuningEngine], None] = lambda _: None,
+    backend: Backend | None = None,
 ) -> str:
     """Run the tuning job to its end here; an unexpected error fails the job with its reason
     instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
     route stop requests to it)."""
     try:
-        engine = TuningEngine(store, name, home=home)
+        factory = (backend or Backend.choose()).runner_factory()
+        engine = TuningEngine(store, name, home=home, runner_factory=factory)
         on_start(engine)
         return engine.run()
     except ConflictException:
@@ -62,7 +65,7 @@ def engine_log(home: Path, name: str) -> Path:
     return home / "jobs" / name / "engine.log"
 
 
-def spawn_engine(name: str, home: Path, store_url: str) -> int:
+def spawn_engine(name: str, home: Path, store_url: str, backend: Backend | None = None) -> int:
     """Start a detached engine process for the tuning job and return its process id."""
     log = engine_log(home, name)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +80,7 @@ def spawn_engine(name: str, home: Path, store_url: str) -> int:
                 str(home),
                 "--store",
                 store_url,
+                *(backend.arguments() if backend else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -92,15 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name")
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--store", required=True)
+    parser.add_argument("--backend")
+    parser.add_argument("--ray-address")
     args = parser.parse_args(argv)
     store = Store(args.store)
+    backend = Backend.choose(args.backend, args.ray_address)
 
     def on_start(engine: TuningEngine) -> None:
         # `kill` of a detached engine stops its tuning job the way `tunesmith stop` does.
         signal.signal(signal.SIGTERM, lambda *_: engine.request_stop())
 
     try:
-        status = run_engine(store, args.name, args.home, on_start=on_start)
+        status = run_engine(store, args.name, args.home, on_start=on_start, backend=backend)
     except TunesmithError as error:
         print(f"error: {error.code}: {error.message}", file=sys.stderr)
         return 1

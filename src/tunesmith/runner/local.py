@@ -29,6 +29,7 @@ import tarfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -56,6 +57,8 @@ DRAIN_SECONDS = 2.0
 """How long output is still read after the process group is gone (a process that left the
 group may hold the pipes open)."""
 MAX_RUNTIME_REASON = "Training job runtime exceeded MaxRuntimeInSeconds ({limit:g} s)"
+LineSink = Callable[[str, list[str]], None]
+"""Called with a training job's name and a burst of its output lines."""
 
 
 @dataclass
@@ -80,9 +83,16 @@ class LocalRunner(Runner):
     """Runs each training job as a subprocess of this process, once the CPUs and GPUs it asks
     for are free on this machine."""
 
-    def __init__(self, sink: EventSink, resources: LocalResources | None = None) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        resources: LocalResources | None = None,
+        line_sink: LineSink | None = None,
+    ) -> None:
         super().__init__(sink)
         self.resources = resources or this_machine()
+        self.line_sink = line_sink
+        """Also receives every burst of output lines (a remote runner ships them home)."""
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._closed = False
@@ -187,7 +197,9 @@ class LocalRunner(Runner):
                 daemon=True,
             )
             waiter.start()
-            stderr_tail = _Follow(job, process, log_file, extractor, self._emit).run()
+            stderr_tail = _Follow(
+                job, process, log_file, extractor, self._emit, self.line_sink
+            ).run()
             waiter.join()
         return self._outcome(job, process, extractor, stderr_tail)
 
@@ -235,9 +247,11 @@ class _Follow:
         log_file: IO[str],
         extractor: MetricExtractor,
         emit: EventSink,
+        line_sink: LineSink | None = None,
     ) -> None:
         assert job.process is not None and job.process.stdout and job.process.stderr
         self.job = job
+        self.line_sink = line_sink
         self.popen = job.process
         self.log_file = log_file
         self.extractor = extractor
@@ -300,6 +314,8 @@ class _Follow:
         self.log_file.write("\n".join(lines))
         self.log_file.write("\n")
         self.log_file.flush()
+        if self.line_sink is not None:
+            self.line_sink(self.job.spec.name, lines)
         values = self.extractor.feed_lines(lines, time.time())
         if values:
             self.emit(MetricsObserved(self.job.spec.name, tuple(values)))
