@@ -1,9 +1,11 @@
 """Training jobs on a Ray cluster (``pip install 'tunesmith[ray]'``; tunesmith installed on every
 node).
 
-Each training job is one Ray actor, placed by Ray where the job's resources are free: its
+Each training job runs in a Ray actor, placed by Ray where the job's resources are free: its
 ``ResourceRequest`` becomes the actor's ``num_cpus``/``num_gpus`` (a ``local`` request counts as
-one CPU, so the cluster's CPUs bound how many run at once). On its node the actor runs the
+one CPU, so the cluster's CPUs bound how many run at once). An actor whose job ended runs the
+engine's next job of the same shape, as Ray Tune reuses its actors; the engine's actors end with
+the engine's runner. On its node the actor runs the
 script under the same training contract with a :class:`~tunesmith.runner.local.LocalRunner`, in a
 folder of the node's own temporary space, and ships back what happened as it happens: the output
 lines (metric values are read from them here, and they go to the job's log here), the start and
@@ -62,7 +64,8 @@ class _Ended:
 
 
 class NodeTrainingJob:
-    """On a cluster node: one training job, run by a local runner in a folder of its own."""
+    """On a cluster node: training jobs one after the other, each run by a local runner in a
+    folder of its own."""
 
     def __init__(self) -> None:
         self._news: queue.Queue[RunnerEvent | tuple[str, list[str]] | _Ended] = queue.Queue()
@@ -73,7 +76,6 @@ class NodeTrainingJob:
         self._lock = threading.Lock()
         self._folder: Path | None = None
         self._name: str | None = None
-        self._stop_reason: str | None = None
 
     def start(self, spec: TrainingJobSpec) -> None:
         folder = Path(tempfile.mkdtemp(prefix=f"tunesmith-{spec.name}-"))
@@ -92,15 +94,11 @@ class NodeTrainingJob:
         with self._lock:
             self._folder, self._name = folder, spec.name
             self._runner.start(node_spec)
-            if self._stop_reason is not None:  # the stop overtook the start
-                self._runner.stop(spec.name, self._stop_reason)
 
-    def stop(self, reason: str) -> None:
+    def stop(self, name: str, reason: str) -> None:
         with self._lock:
-            if self._stop_reason is None:
-                self._stop_reason = reason
-                if self._name is not None:
-                    self._runner.stop(self._name, reason)
+            if name == self._name:
+                self._runner.stop(name, reason)
 
     def news(self, wait_seconds: float) -> list[Any]:
         """What happened since the last call; waits up to ``wait_seconds`` for anything."""
@@ -165,6 +163,9 @@ class RayRunner(Runner):
         connect(address)
         self._lock = threading.Lock()
         self._jobs: dict[str, _RemoteJob] = {}
+        self._idle: dict[tuple[int, int], list[Any]] = {}
+        """Actors whose training job ended, kept for the next job of the same shape: starting
+        a Ray worker costs far more than reusing one."""
         self._closed = False
 
     def slots(self, request: ResourceRequest) -> int | None:
@@ -188,11 +189,13 @@ class RayRunner(Runner):
             if spec.name in self._jobs:
                 raise ValueError(f"training job {spec.name} is already running")
             job = _RemoteJob(spec)
-            job.actor = _NodeActor.options(
-                num_cpus=max(1, spec.resources.cpus),
-                num_gpus=spec.resources.gpus,
-                name=None,
-            ).remote()
+            shape = (max(1, spec.resources.cpus), spec.resources.gpus)
+            idle = self._idle.get(shape)
+            job.actor = (
+                idle.pop()
+                if idle
+                else _NodeActor.options(num_cpus=shape[0], num_gpus=shape[1]).remote()
+            )
             job.thread = threading.Thread(
                 target=self._follow, args=(job,), name=f"ray-{spec.name}", daemon=True
             )
@@ -206,7 +209,7 @@ class RayRunner(Runner):
                 return
             job.stop_reason = reason
             if job.started:
-                job.actor.stop.remote(reason)
+                job.actor.stop.remote(name, reason)
             else:  # still waiting for a place on the cluster: it never runs
                 ray.kill(job.actor, no_restart=True)
 
@@ -223,12 +226,19 @@ class RayRunner(Runner):
         for job in jobs:
             assert job.thread is not None
             job.thread.join()
+        with self._lock:
+            idle = [actor for actors in self._idle.values() for actor in actors]
+            self._idle.clear()
+        for actor in idle:
+            ray.kill(actor, no_restart=True)
 
     # -- one training job, followed from here ----------------------------------------------------
 
     def _follow(self, job: _RemoteJob) -> None:
+        reusable = False
         try:
             ended = self._run(job)
+            reusable = True
         except Exception as error:  # never leave a job unreported
             if job.stop_reason is not None and not job.started:
                 ended = TrainingJobEnded(
@@ -248,9 +258,14 @@ class RayRunner(Runner):
                     job.spec.name, "Failed", "Failed", time.time(), failure_reason=reason[:1024]
                 )
         finally:
-            ray.kill(job.actor, no_restart=True)
             with self._lock:
                 del self._jobs[job.spec.name]
+                if reusable and not self._closed:
+                    shape = (max(1, job.spec.resources.cpus), job.spec.resources.gpus)
+                    self._idle.setdefault(shape, []).append(job.actor)
+                    reusable = False
+            if not reusable:
+                ray.kill(job.actor, no_restart=True)
         self._emit(ended)
 
     def _run(self, job: _RemoteJob) -> TrainingJobEnded:
@@ -262,7 +277,7 @@ class RayRunner(Runner):
         with self._lock:
             job.started = True
             if job.stop_reason is not None:  # asked while the actor was being placed
-                job.actor.stop.remote(job.stop_reason)
+                job.actor.stop.remote(spec.name, job.stop_reason)
         with open(paths.log, "a", encoding="utf-8") as log_file:
             while True:
                 for item in ray.get(job.actor.news.remote(POLL_SECONDS)):
