@@ -260,11 +260,11 @@ class RayRunner(Runner):
         finally:
             with self._lock:
                 del self._jobs[job.spec.name]
-                if reusable and not self._closed:
+                kept = reusable and not self._closed
+                if kept:
                     shape = (max(1, job.spec.resources.cpus), job.spec.resources.gpus)
                     self._idle.setdefault(shape, []).append(job.actor)
-                    reusable = False
-            if not reusable:
+            if not kept:
                 ray.kill(job.actor, no_restart=True)
         self._emit(ended)
 
