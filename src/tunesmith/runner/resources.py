@@ -41,9 +41,13 @@ GPUS_PER_INSTANCE: Mapping[str, int] = {
     "ml.p3dn.24xlarge": 8,
     "ml.p4d.24xlarge": 8,
     "ml.p4de.24xlarge": 8,
+    "ml.p5.4xlarge": 1,
     "ml.p5.48xlarge": 8,
     "ml.p5e.48xlarge": 8,
     "ml.p5en.48xlarge": 8,
+    "ml.p6-b200.48xlarge": 8,
+    "ml.p6-b300.48xlarge": 8,
+    "ml.p6e-gb200.36xlarge": 4,
     **{
         f"ml.{family}.{size}": n
         for family in ("g4dn", "g5", "g6", "g6e")
@@ -59,7 +63,8 @@ GPUS_PER_INSTANCE: Mapping[str, int] = {
         )
     },
 }
-"""GPUs of the ``ml.*`` instance types that have any; every other type has none."""
+"""GPUs of the ``ml.*`` instance types that have any; every other type counts none (a GPU type
+missing here asks for its GPUs with ``TUNESMITH_NUM_GPUS``)."""
 
 _SIZE = re.compile(r"^(?:(\d+)xlarge|xlarge|large|medium|small)$")
 
