@@ -169,14 +169,18 @@ class RayRunner(Runner):
         self._closed = False
 
     def slots(self, request: ResourceRequest) -> int | None:
+        # A job must fit on one node: one that fits nowhere would wait for a place forever.
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        for kind, asked in (("CPU", max(1, request.cpus)), ("GPU", request.gpus)):
+            largest = max((int(node.get(kind, 0)) for node in nodes), default=0)
+            if asked > largest:
+                have = f"at most {largest}" if largest else "none"
+                raise ValidationException(
+                    f"{request.field} asks for {asked} {kind}(s) per training job but the nodes "
+                    f"of the Ray cluster have {have}"
+                )
         total = ray.cluster_resources()
         cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
-        if request.gpus > gpus:
-            have = f"only {gpus}" if gpus else "none"
-            raise ValidationException(
-                f"{request.field} asks for {request.gpus} GPU(s) per training job but the Ray "
-                f"cluster has {have}"
-            )
         fits = [cpus // max(1, request.cpus)]
         if request.gpus:
             fits.append(gpus // request.gpus)
@@ -208,10 +212,10 @@ class RayRunner(Runner):
             if job is None or job.stop_reason is not None:
                 return
             job.stop_reason = reason
+            # Before its start has returned the actor may be starting the script already: the
+            # stop is sent right after that (killing the actor would leave the script running).
             if job.started:
                 job.actor.stop.remote(name, reason)
-            else:  # still waiting for a place on the cluster: it never runs
-                ray.kill(job.actor, no_restart=True)
 
     def running(self) -> list[str]:
         with self._lock:
@@ -240,7 +244,7 @@ class RayRunner(Runner):
             ended = self._run(job)
             reusable = True
         except Exception as error:  # never leave a job unreported
-            if job.stop_reason is not None and not job.started:
+            if job.stop_reason is not None and not job.started:  # its actor died unstarted
                 ended = TrainingJobEnded(
                     job.spec.name,
                     "Stopped",
