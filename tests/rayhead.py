@@ -3,6 +3,7 @@ ports and a temporary folder of its own, stopped afterwards with every process i
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -15,6 +16,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psutil
+
+AUTHLESS = {"RAY_AUTH_MODE": "disabled"}
+"""A throwaway loopback cluster needs no token, whatever token files the machine holds; its
+drivers must say the same."""
 
 
 def _free_ports(count: int) -> list[int]:
@@ -45,7 +50,8 @@ def ray_head(num_cpus: int = 2, start_timeout: float = 90.0) -> Iterator[str]:
     ]
     with open(folder / "head.log", "wb") as out:
         head = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, **AUTHLESS})
     try:
         _wait_until_listening(head, gcs, start_timeout, folder / "head.log")
         yield f"127.0.0.1:{gcs}"

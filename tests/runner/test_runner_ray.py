@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rayhead import ray_head
+from rayhead import AUTHLESS, ray_head
 
 import tunesmith
 from helpers import process_running, tuning_document, wait_for
@@ -36,8 +36,10 @@ def ray_address() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_tuning_job_on_ray_runs_and_stops_in_the_middle(
-    home: Path, script_dir, ray_address: str, tmp_path: Path
+    home: Path, script_dir, ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for variable, value in AUTHLESS.items():
+        monkeypatch.setenv(variable, value)
     document = tuning_document(
         "onray",
         script_dir(TRAIN),
@@ -54,6 +56,7 @@ def test_tuning_job_on_ray_runs_and_stops_in_the_middle(
     store = Workspace.open(home).store
 
     def running_after_some_completed() -> bool:
+        assert store.get_tuning_job("onray").status == "InProgress", job.describe()
         records = store.training_jobs("onray")
         return sum(r.status == "Completed" for r in records) >= 2 and any(
             r.status == "InProgress" and r.start_time for r in records
