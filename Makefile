@@ -29,6 +29,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	tools/ensure-chromium
+	tools/ensure-postgres
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.bench-installed

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pgcluster import Cluster, postgres_cluster
 
 from helpers import QUADRATIC
 
@@ -32,3 +33,16 @@ def script_dir(tmp_path: Path) -> Callable[[str, str], Path]:
         return folder
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL server for the whole test session."""
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres: Cluster) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    return postgres.create_database()

@@ -23,6 +23,7 @@ from tunesmith import service
 from tunesmith.job_analytics import TuningJobAnalytics
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model import load_training_job_document, load_tuning_job_document, to_document
+from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
 from tunesmith.training import training_job_directory
 from tunesmith.training_job import run_training_job, wait_for_training_job
@@ -34,15 +35,19 @@ WAIT_POLL_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class Workspace:
-    """A home folder and its store (``--home`` / ``TUNESMITH_HOME``, ``TUNESMITH_STORE``)."""
+    """A home folder and its store (``--home`` / ``TUNESMITH_HOME``; ``--store`` /
+    ``TUNESMITH_STORE``, a ``sqlite:///`` or ``postgresql://`` URL, default the home's SQLite
+    file)."""
 
     home: Path
     store: Store
 
     @classmethod
-    def open(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
+    def open(
+        cls, home: str | os.PathLike[str] | None = None, store: str | None = None
+    ) -> Workspace:
         path = Path(home).expanduser().resolve() if home is not None else default_home().resolve()
-        return _workspace(path, store_url(path))
+        return _workspace(path, store or store_url(path))
 
 
 @cache
@@ -121,9 +126,12 @@ def create_tuning_job(
     *,
     name: str | None = None,
     home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
     detach: bool = True,
     warm_start_from: Sequence[str] | None = None,
     warm_start_type: str = "IdenticalDataAndAlgorithm",
+    backend: str | None = None,
+    ray_address: str | None = None,
 ) -> TuningJob:
     """Create a tuning job from a ``CreateHyperParameterTuningJob`` document (a JSON or YAML
     file, or a mapping) and start running it.
@@ -131,19 +139,22 @@ def create_tuning_job(
     With ``detach`` (the default) the job runs in a process of its own and survives this one;
     otherwise it runs in a thread of this process. ``warm_start_from`` names up to five parent
     tuning jobs to start from (``IdenticalDataAndAlgorithm`` or ``TransferLearning``).
+    ``backend`` (``local`` or ``ray``, with ``ray_address``) runs its training jobs.
     """
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
+    chosen = Backend.choose(backend, ray_address)
     request = load_request(
         document, name=name, warm_start_from=warm_start_from, warm_start_type=warm_start_type
     )
     service.create_tuning_job_record(workspace.store, request)
     job_name = request["HyperParameterTuningJobName"]
     if detach:
-        spawn_engine(job_name, workspace.home, workspace.store.url)
+        spawn_engine(job_name, workspace.home, workspace.store.url, chosen)
         return TuningJob(job_name, workspace)
     thread = threading.Thread(
         target=run_engine,
         args=(workspace.store, job_name, workspace.home),
+        kwargs={"backend": chosen},
         name=f"tunesmith-engine-{job_name}",
         daemon=True,
     )
@@ -190,11 +201,12 @@ def create_training_job(
     *,
     name: str | None = None,
     home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
     wait: bool = True,
 ) -> TrainingJob:
     """Run one training job from a ``CreateTrainingJob`` document (a JSON or YAML file, or a
     mapping), in a thread of this process; with ``wait``, return when it has ended."""
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
     request = to_document(load_training_job_document(document))
     if name is not None:
         request["TrainingJobName"] = name
@@ -215,59 +227,81 @@ def create_training_job(
 
 
 def resume_tuning_job(
-    name: str, *, home: str | os.PathLike[str] | None = None, detach: bool = True
+    name: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    detach: bool = True,
+    backend: str | None = None,
+    ray_address: str | None = None,
 ) -> TuningJob:
     """Continue a tuning job whose engine stopped (a crash, a reboot)."""
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
+    chosen = Backend.choose(backend, ray_address)
     service.check_resumable(workspace.store, name)
     if detach:
-        spawn_engine(name, workspace.home, workspace.store.url)
+        spawn_engine(name, workspace.home, workspace.store.url, chosen)
         return TuningJob(name, workspace)
     thread = threading.Thread(
-        target=run_engine, args=(workspace.store, name, workspace.home), daemon=True
+        target=run_engine,
+        args=(workspace.store, name, workspace.home),
+        kwargs={"backend": chosen},
+        daemon=True,
     )
     thread.start()
     return TuningJob(name, workspace, thread)
 
 
-def tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJob:
+def tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> TuningJob:
     """A handle on an existing tuning job."""
-    workspace = Workspace.open(home)
+    workspace = Workspace.open(home, store)
     workspace.store.get_tuning_job(name)
     return TuningJob(name, workspace)
 
 
-def analytics(name: str, *, home: str | os.PathLike[str] | None = None) -> TuningJobAnalytics:
+def analytics(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> TuningJobAnalytics:
     """A tuning job's results as DataFrames (``.dataframe()``, ``.metrics()``)."""
-    return TuningJobAnalytics(Workspace.open(home).store, name)
+    return TuningJobAnalytics(Workspace.open(home, store).store, name)
 
 
-def describe_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return service.describe_tuning_job(Workspace.open(home).store, name)
+def describe_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> dict[str, Any]:
+    return service.describe_tuning_job(Workspace.open(home, store).store, name)
 
 
 def list_tuning_jobs(
-    *, home: str | os.PathLike[str] | None = None, **filters: Any
+    *, home: str | os.PathLike[str] | None = None, store: str | None = None, **filters: Any
 ) -> list[dict[str, Any]]:
     """Every tuning job summary (``ListHyperParameterTuningJobs``), newest first."""
-    store = Workspace.open(home).store
+    opened = Workspace.open(home, store).store
     return service.all_pages(
-        lambda token: service.list_tuning_jobs(store, next_token=token, **filters),
+        lambda token: service.list_tuning_jobs(opened, next_token=token, **filters),
         "HyperParameterTuningJobSummaries",
     )
 
 
 def list_training_jobs_for_tuning_job(
-    name: str, *, home: str | os.PathLike[str] | None = None, **options: Any
+    name: str,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+    **options: Any,
 ) -> list[dict[str, Any]]:
-    return tuning_job(name, home=home).training_jobs(**options)
+    return tuning_job(name, home=home, store=store).training_jobs(**options)
 
 
-def stop_tuning_job(name: str, *, home: str | os.PathLike[str] | None = None) -> None:
-    service.stop_tuning_job(Workspace.open(home).store, name)
+def stop_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> None:
+    service.stop_tuning_job(Workspace.open(home, store).store, name)
 
 
 def describe_training_job(
-    name: str, *, home: str | os.PathLike[str] | None = None
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
 ) -> dict[str, Any]:
-    return service.describe_training_job(Workspace.open(home).store, name)
+    return service.describe_training_job(Workspace.open(home, store).store, name)

@@ -23,6 +23,7 @@ from tunesmith.api import Workspace, load_request
 from tunesmith.engine import TuningEngine
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound, TunesmithError
+from tunesmith.runner.backend import Backend
 from tunesmith.training import training_job_directory
 from tunesmith.warm_start import lineage
 
@@ -40,10 +41,12 @@ REFRESH_SECONDS = 0.5
 
 class _Options:
     home: Path | None = None
+    store: str | None = None
+    backend: Backend = Backend()
 
     @classmethod
     def workspace(cls) -> Workspace:
-        return Workspace.open(cls.home)
+        return Workspace.open(cls.home, cls.store)
 
 
 @app.callback()
@@ -57,8 +60,38 @@ def _global(
             show_default=False,
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="TUNESMITH_STORE",
+            help="Store URL: sqlite:///PATH or postgresql://USER@HOST/DB, shared by engines and "
+            "servers [default: the home's SQLite file]",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            envvar="TUNESMITH_BACKEND",
+            help="What runs the training jobs: local (processes here) or ray [default: local]",
+            show_default=False,
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="TUNESMITH_RAY_ADDRESS",
+            help="HOST:PORT of the Ray cluster's head, with --backend ray",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     _Options.home = home
+    _Options.store = store
+    _Options.backend = Backend.choose(backend, ray_address)
 
 
 # -- tune -------------------------------------------------------------------------------------
@@ -111,7 +144,7 @@ def tune(
         service.create_tuning_job_record(workspace.store, request)
     if detach:
         for job_name in names:
-            pid = spawn_engine(job_name, workspace.home, workspace.store.url)
+            pid = spawn_engine(job_name, workspace.home, workspace.store.url, _Options.backend)
             console.print(f"Tuning job {job_name} started in the background (engine pid {pid}).")
         console.print(f"Follow it with: tunesmith describe {names[0]}")
         return
@@ -128,10 +161,16 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
     every job (their training jobs get their grace period) and waits for them to end."""
     engines: list[TuningEngine] = []
     finished = {job_name: threading.Event() for job_name in names}
+    conflicts: list[TunesmithError] = []
 
     def run(job_name: str) -> None:
         try:
-            run_engine(workspace.store, job_name, workspace.home, on_start=engines.append)
+            run_engine(
+                workspace.store, job_name, workspace.home, on_start=engines.append,
+                backend=_Options.backend,
+            )
+        except TunesmithError as error:  # another engine runs the job
+            conflicts.append(error)
         finally:
             finished[job_name].set()
 
@@ -154,6 +193,8 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
                     engine.request_stop()
                 live.console.print("Stopping: the running training jobs are being stopped…")
         live.update(_progress_view(workspace, names, time.monotonic() - started))
+    if conflicts:
+        raise conflicts[0]
     return [workspace.store.get_tuning_job(job_name).status for job_name in names]
 
 
@@ -533,7 +574,7 @@ def resume(
     workspace = _Options.workspace()
     service.check_resumable(workspace.store, name)
     if detach:
-        pid = spawn_engine(name, workspace.home, workspace.store.url)
+        pid = spawn_engine(name, workspace.home, workspace.store.url, _Options.backend)
         console.print(f"Tuning job {name} resumed in the background (engine pid {pid}).")
         return
     status = _run_with_progress(workspace, [name])[0]

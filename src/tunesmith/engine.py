@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from tunesmith.completion import Completion, CompletionCriteria, Progress, no_success
+from tunesmith.model.errors import ConflictException
 from tunesmith.model.names import training_job_arn
 from tunesmith.recording import record_ended, record_started, transition
 from tunesmith.runner.base import (
@@ -35,14 +36,19 @@ from tunesmith.runner.base import (
     TrainingJobEnded,
     TrainingJobStarted,
 )
+from tunesmith.runner.resources import this_machine, training_job_resources
+from tunesmith.service import engine_alive
 from tunesmith.space import Config, SearchSpace
-from tunesmith.store import Store
+from tunesmith.store import Store, TuningJobRecord
 from tunesmith.strategies import Strategy, Trial, create_strategy
 from tunesmith.training import training_job_directory, training_job_spec
 from tunesmith.warm_start import inherited_trials
 
 HEARTBEAT_SECONDS = 1.0
 EVENT_BATCH = 1024
+_CLAIMS: set[tuple[str, str]] = set()
+"""(store URL, tuning job) of the engines running in this process, which share one pid."""
+_CLAIMS_LOCK = threading.Lock()
 
 
 class Stopper(Protocol):
@@ -131,6 +137,10 @@ class TuningEngine:
         self.max_parallel = int(self.config["ResourceLimits"]["MaxParallelTrainingJobs"])
         self.events: queue.Queue[RunnerEvent | _Wake] = queue.Queue()
         self.runner = runner_factory(self.events.put)
+        # Never more training jobs at once than the backend has resources for.
+        slots = self.runner.slots(training_job_resources(self.definition, len(this_machine().gpus)))
+        if slots is not None:
+            self.max_parallel = min(self.max_parallel, slots)
         self.running: dict[str, _Running] = {}
         self.created = 0
         self.finished = 0
@@ -140,6 +150,7 @@ class TuningEngine:
         self._stop_requested = threading.Event()
         self._stopping_sent: set[str] = set()
         self._next_heartbeat = 0.0
+        self._claimed = False
 
     # -- public ------------------------------------------------------------------------------
 
@@ -149,9 +160,11 @@ class TuningEngine:
         self.events.put(_Wake())
 
     def run(self) -> str:
-        """Run until the tuning job ends; returns its final status."""
-        self._restore()
+        """Run until the tuning job ends; returns its final status. Another engine already
+        running the job is a ``ConflictException``, raised before anything has changed."""
         try:
+            self._claim()
+            self._restore()
             while True:
                 self._tick()
                 if self.completion is None:
@@ -162,6 +175,9 @@ class TuningEngine:
         finally:
             self.runner.close()
             self._handle(self._drain())
+            if self._claimed:
+                with _CLAIMS_LOCK:
+                    _CLAIMS.discard((self.store.url, self.name))
 
     # -- state -------------------------------------------------------------------------------
 
@@ -198,13 +214,29 @@ class TuningEngine:
         self.strategy.tell(inherited)
         for stopper in self.stoppers:
             stopper.tell(trials)
-        self.store.update_tuning_job(
-            self.name,
-            engine_pid=os.getpid(),
-            engine_host=socket.gethostname(),
-            heartbeat=time.time(),
-            last_modified=time.time(),
-        )
+
+    def _claim(self) -> None:
+        """Take the tuning job for this engine: of several engines started for one job (two
+        hosts resuming it at once, say), exactly one gets it; the others change nothing."""
+        key, me = (self.store.url, self.name), (socket.gethostname(), os.getpid())
+
+        def may_take(job: TuningJobRecord) -> bool:
+            # Its launcher may have recorded this process as its engine already.
+            return (job.engine_host, job.engine_pid) == me or not engine_alive(job)
+
+        with _CLAIMS_LOCK:
+            now = time.time()
+            if key in _CLAIMS or not self.store.claim_tuning_job(
+                self.name, may_take, engine_pid=me[1], engine_host=me[0], heartbeat=now,
+                last_modified=now,
+            ):
+                job = self.store.get_tuning_job(self.name)
+                raise ConflictException(
+                    f"The hyperparameter tuning job '{self.name}' is already being run by engine "
+                    f"process {job.engine_pid} on {job.engine_host}."
+                )
+            _CLAIMS.add(key)
+            self._claimed = True
 
     def _replay_curves(self) -> None:
         """Give the stoppers the learning curves of the training jobs already run."""

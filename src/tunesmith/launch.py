@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tunesmith.engine import TuningEngine
+from tunesmith.model.errors import ConflictException, TunesmithError
+from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store
 
 
@@ -27,18 +29,25 @@ def run_engine(
     home: Path,
     *,
     on_start: Callable[[TuningEngine], None] = lambda _: None,
+    backend: Backend | None = None,
 ) -> str:
     """Run the tuning job to its end here; an unexpected error fails the job with its reason
     instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
     route stop requests to it)."""
     try:
-        engine = TuningEngine(store, name, home=home)
+        factory = (backend or Backend.choose()).runner_factory()
+        engine = TuningEngine(store, name, home=home, runner_factory=factory)
         on_start(engine)
         return engine.run()
+    except ConflictException:
+        raise  # another engine runs the job: it is not this one's to fail
     except Exception as error:
         traceback.print_exc()
         now = time.time()
-        reason = f"InternalFailure: the tuning engine failed: {type(error).__name__}: {error}"
+        if isinstance(error, TunesmithError):  # the document asks for what cannot be had here
+            reason = f"{error.code}: {error.message}"
+        else:
+            reason = f"InternalFailure: the tuning engine failed: {type(error).__name__}: {error}"
         store.update_tuning_job(
             name,
             status="Failed",
@@ -56,7 +65,7 @@ def engine_log(home: Path, name: str) -> Path:
     return home / "jobs" / name / "engine.log"
 
 
-def spawn_engine(name: str, home: Path, store_url: str) -> int:
+def spawn_engine(name: str, home: Path, store_url: str, backend: Backend | None = None) -> int:
     """Start a detached engine process for the tuning job and return its process id."""
     log = engine_log(home, name)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +80,7 @@ def spawn_engine(name: str, home: Path, store_url: str) -> int:
                 str(home),
                 "--store",
                 store_url,
+                *(backend.arguments() if backend else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -86,14 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name")
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--store", required=True)
+    parser.add_argument("--backend")
+    parser.add_argument("--ray-address")
     args = parser.parse_args(argv)
     store = Store(args.store)
+    backend = Backend.choose(args.backend, args.ray_address)
 
     def on_start(engine: TuningEngine) -> None:
         # `kill` of a detached engine stops its tuning job the way `tunesmith stop` does.
         signal.signal(signal.SIGTERM, lambda *_: engine.request_stop())
 
-    status = run_engine(store, args.name, args.home, on_start=on_start)
+    try:
+        status = run_engine(store, args.name, args.home, on_start=on_start, backend=backend)
+    except TunesmithError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        return 1
     return 0 if status in TERMINAL_STATUSES else 1
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from tunesmith.model.validation import PROGRAM, SUBMIT_DIRECTORY, hyperparameter_value, local_path
 from tunesmith.runner.base import MetricDefinition, TrainingJobSpec
+from tunesmith.runner.resources import this_machine, training_job_resources
 
 DEFAULT_STOP_GRACE_SECONDS = 10.0
 
@@ -79,6 +80,7 @@ def training_job_spec(
         "HyperParameterTuningResourceConfig", {}
     )
     stopping = definition.get("StoppingCondition") or {}
+    request = training_job_resources(definition, len(this_machine().gpus))
     return TrainingJobSpec(
         name=name,
         directory=directory,
@@ -99,7 +101,8 @@ def training_job_spec(
         interpreter=_interpreter(algorithm) or sys.executable,
         instance_type=resources.get("InstanceType", "local"),
         instance_count=int(resources.get("InstanceCount", 1)),
-        cpus=os.cpu_count() or 1,
+        cpus=request.cpus or os.cpu_count() or 1,
+        resources=request,
         input_mode=algorithm.get("TrainingInputMode", "File"),
         tuning_job_name=tuning_job_name,
         command=command,

@@ -39,12 +39,21 @@ def _new_training_job(store: Store, tuning_job: str, **values: object) -> str:
     return f"{tuning_job}-{seq:03d}-abcd0123"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every store test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'tunesmith.db'}"
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'tunesmith.db'}")
+def store(store_url: str) -> Store:
+    return Store(store_url)
 
 
-def test_sqlite_store_runs_in_wal_mode(store: Store, tmp_path: Path) -> None:
+def test_sqlite_store_runs_in_wal_mode(tmp_path: Path) -> None:
+    Store(f"sqlite:///{tmp_path / 'tunesmith.db'}")
     with sqlite3.connect(tmp_path / "tunesmith.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -125,8 +134,8 @@ def _reader(url: str, tuning_jobs: list[str], seconds: float) -> None:
 
 
 @pytest.mark.slow
-def test_concurrent_writers_on_one_home_lose_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'tunesmith.db'}"
+def test_concurrent_writers_on_one_home_lose_nothing(store_url: str) -> None:
+    url = store_url
     store = Store(url)
     for name in ("random", "bayesian"):
         _new_job(store, name)

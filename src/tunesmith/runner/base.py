@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tunesmith.runner.resources import ResourceRequest
+
+SHARES_MACHINE = ResourceRequest(0, 0)
+
 TrainingJobEndStatus = Literal["Completed", "Failed", "Stopped"]
 
 
@@ -46,7 +50,11 @@ class TrainingJobSpec:
     instance_type: str = "local"
     instance_count: int = 1
     cpus: int = 1
+    """CPUs the script is told it has (``SM_NUM_CPUS``)."""
     gpus: tuple[int, ...] = ()
+    """GPU ids assigned to the job; a runner assigns ``resources.gpus`` of them when empty."""
+    resources: ResourceRequest = SHARES_MACHINE
+    """What the job holds while it runs (default: nothing in particular)."""
     input_mode: str = "File"
     tuning_job_name: str | None = None
     command: tuple[str, ...] = ()
@@ -114,6 +122,11 @@ class Runner(ABC):
         """Stop a running training job gracefully (SIGTERM, grace period, SIGKILL to its whole
         process group); its ``TrainingJobEnded`` event has status ``Stopped`` and ``reason``
         as failure reason. Stopping a job that already ended does nothing."""
+
+    def slots(self, request: ResourceRequest) -> int | None:
+        """How many training jobs asking for ``request`` this backend runs at once (``None``:
+        as many as asked); a request it can never satisfy is a ``ValidationException``."""
+        return None
 
     @abstractmethod
     def running(self) -> list[str]:

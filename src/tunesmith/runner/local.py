@@ -29,7 +29,8 @@ import tarfile
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +45,7 @@ from tunesmith.runner.base import (
     TrainingJobStarted,
 )
 from tunesmith.runner.contract import TrainingJobPaths, TrainingProcess, TrainingSetupError, prepare
+from tunesmith.runner.resources import LocalResources, ResourceRequest, this_machine
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ DRAIN_SECONDS = 2.0
 """How long output is still read after the process group is gone (a process that left the
 group may hold the pipes open)."""
 MAX_RUNTIME_REASON = "Training job runtime exceeded MaxRuntimeInSeconds ({limit:g} s)"
+LineSink = Callable[[str, list[str]], None]
+"""Called with a training job's name and a burst of its output lines."""
 
 
 @dataclass
@@ -76,10 +80,19 @@ class _Job:
 
 
 class LocalRunner(Runner):
-    """Runs each training job as a subprocess of this process."""
+    """Runs each training job as a subprocess of this process, once the CPUs and GPUs it asks
+    for are free on this machine."""
 
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        resources: LocalResources | None = None,
+        line_sink: LineSink | None = None,
+    ) -> None:
         super().__init__(sink)
+        self.resources = resources or this_machine()
+        self.line_sink = line_sink
+        """Also receives every burst of output lines (a remote runner ships them home)."""
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._closed = False
@@ -101,6 +114,9 @@ class LocalRunner(Runner):
 
     def stop(self, name: str, reason: str) -> None:
         self._request_stop(name, reason, "Stopped")
+
+    def slots(self, request: ResourceRequest) -> int | None:
+        return self.resources.slots(request)
 
     def running(self) -> list[str]:
         with self._lock:
@@ -127,10 +143,23 @@ class LocalRunner(Runner):
             job.secondary_status = secondary_status
             # Under the lock: the supervisor closes the pipe under it once the job has ended.
             job.wake()
+        self.resources.wake()  # a job still waiting for resources ends at once
 
     def _supervise(self, job: _Job) -> None:
+        request = job.spec.resources
+        if job.spec.gpus:  # assigned by the caller already
+            request = replace(request, gpus=0)
         try:
-            ended = self._run(job)
+            with self.resources.hold(request, lambda: job.stop_reason is not None) as gpus:
+                if gpus is None:
+                    assert job.stop_reason is not None
+                    ended = _ended(job.spec, "Stopped", job.stop_reason, job.secondary_status)
+                else:
+                    if gpus:
+                        job.spec = replace(job.spec, gpus=gpus)
+                    ended = self._run(job)
+        except ValidationException as error:
+            ended = _ended(job.spec, "Failed", f"ClientError: {error.message}")
         except Exception as error:  # never leave a job unreported or its processes behind
             log.exception("training job %s: runner failure", job.spec.name)
             if job.process is not None:
@@ -168,7 +197,9 @@ class LocalRunner(Runner):
                 daemon=True,
             )
             waiter.start()
-            stderr_tail = _Follow(job, process, log_file, extractor, self._emit).run()
+            stderr_tail = _Follow(
+                job, process, log_file, extractor, self._emit, self.line_sink
+            ).run()
             waiter.join()
         return self._outcome(job, process, extractor, stderr_tail)
 
@@ -216,9 +247,11 @@ class _Follow:
         log_file: IO[str],
         extractor: MetricExtractor,
         emit: EventSink,
+        line_sink: LineSink | None = None,
     ) -> None:
         assert job.process is not None and job.process.stdout and job.process.stderr
         self.job = job
+        self.line_sink = line_sink
         self.popen = job.process
         self.log_file = log_file
         self.extractor = extractor
@@ -281,6 +314,8 @@ class _Follow:
         self.log_file.write("\n".join(lines))
         self.log_file.write("\n")
         self.log_file.flush()
+        if self.line_sink is not None:
+            self.line_sink(self.job.spec.name, lines)
         values = self.extractor.feed_lines(lines, time.time())
         if values:
             self.emit(MetricsObserved(self.job.spec.name, tuple(values)))

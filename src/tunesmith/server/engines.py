@@ -73,13 +73,18 @@ class EngineSupervisor:
 
     def launch(self, name: str) -> int:
         """Start an engine for the tuning job and record it as the job's engine."""
+        now = time.time()
         store = self.workspace.store
         pid = spawn_engine(name, self.workspace.home, store.url)
         # Recorded at once so that no watchdog (this one or another server's) starts a second
-        # engine before this one has written its first heartbeat.
-        store.update_tuning_job(
-            name, engine_pid=pid, engine_host=self.host, heartbeat=time.time(),
-            only_if_status=list(RUNNING),
+        # engine before this one has written its first heartbeat; only while the job has no
+        # other engine, which another server may have started meanwhile (the new engine then
+        # finds the job taken and leaves it).
+        store.claim_tuning_job(
+            name,
+            lambda job: job.status in RUNNING
+            and ((job.engine_host, job.engine_pid) == (self.host, pid) or self.orphaned(job, now)),
+            engine_pid=pid, engine_host=self.host, heartbeat=time.time(),
         )
         return pid
 

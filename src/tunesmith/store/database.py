@@ -4,6 +4,12 @@ SQLite runs in WAL mode so readers never wait for the writer, and every write tr
 with ``BEGIN IMMEDIATE``: a deferred transaction that later upgrades to a write lock can fail with
 "database is locked" no matter the busy timeout, which is what several engines sharing one home
 would otherwise hit.
+
+PostgreSQL (``postgresql://…``, driver psycopg 3) runs every transaction at READ COMMITTED: writers
+lock the rows they read before changing them (``SELECT … FOR UPDATE``, see the repository) instead
+of taking the whole database as SQLite's ``BEGIN IMMEDIATE`` does, so engines of different tuning
+jobs never wait for each other. Migrations hold an advisory lock, so engines starting together
+on an empty database create the schema once.
 """
 
 from __future__ import annotations
@@ -11,12 +17,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, insert, inspect, select
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from tunesmith.model.errors import ValidationException
 from tunesmith.store.schema import SCHEMA_VERSION, metadata, schema_version
 
 BUSY_TIMEOUT_MS = 60_000
+MIGRATION_LOCK = 0x74756E65  # advisory lock key held while PostgreSQL migrates
 
 
 def default_home() -> Path:
@@ -34,7 +43,35 @@ def store_url(home: Path | None = None) -> str:
 def open_database(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _open_sqlite(url)
-    engine = create_engine(url, pool_pre_ping=True)
+    if url.startswith(("postgresql:", "postgres:", "postgresql+")):
+        return _open_postgresql(url)
+    raise ValidationException(
+        f"The store URL {_safe(url)} is not supported: use sqlite:///PATH or postgresql://…"
+    )
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _open_postgresql(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ValidationException(
+            "A postgresql:// store needs the PostgreSQL driver: pip install 'tunesmith[postgres]'"
+        ) from None
+    parsed = make_url(url)
+    # postgresql:// means psycopg 3 here, not SQLAlchemy's default psycopg2.
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = create_engine(
+        parsed, pool_pre_ping=True, pool_size=8, max_overflow=16, isolation_level="READ COMMITTED"
+    )
     migrate(engine)
     return engine
 
@@ -78,6 +115,8 @@ MIGRATIONS: dict[int, list[str]] = {
 def migrate(engine: Engine) -> None:
     """Create the schema, or bring an older one up to :data:`SCHEMA_VERSION`."""
     with engine.connect().execution_options(write=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         if not inspect(conn).has_table("schema_version"):
             metadata.create_all(conn)
             conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))

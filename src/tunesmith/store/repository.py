@@ -1,13 +1,16 @@
 """Reading and writing tuning jobs, training jobs and metric values.
 
 Every change is one transaction. Records come back as frozen dataclasses so nothing above the
-store holds a database row or session.
+store holds a database row or session. A transaction that reads before it writes (the next
+number of a series, whether an engine may take a tuning job) first locks the row it depends on
+with ``SELECT … FOR UPDATE``: PostgreSQL then serialises exactly the writers that would conflict;
+SQLite, which has no row locks, already serialises every writer with ``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -127,7 +130,7 @@ def _listed(
 ) -> Select:
     conditions = []
     if listing.name_contains:
-        conditions.append(func.instr(func.lower(name), listing.name_contains.lower()) > 0)
+        conditions.append(func.lower(name).contains(listing.name_contains.lower(), autoescape=True))
     if listing.status:
         conditions.append(status == listing.status)
     for column, bound, after in (
@@ -227,6 +230,25 @@ class Store:
         with self.write() as conn:
             return conn.execute(query.values(**_encode(values))).rowcount > 0
 
+    def claim_tuning_job(
+        self, name: str, may_take: Callable[[TuningJobRecord], bool], **values: Any
+    ) -> bool:
+        """Change a tuning job only if ``may_take`` accepts it as it is, deciding with its row
+        locked, so that of several engines wanting one tuning job exactly one gets it. Returns
+        whether the job was taken."""
+        with self.write() as conn:
+            row = conn.execute(
+                select(tuning_jobs).where(tuning_jobs.c.name == name).with_for_update()
+            ).first()
+            if row is None:
+                raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+            if not may_take(_record(TuningJobRecord, row)):
+                return False
+            conn.execute(
+                update(tuning_jobs).where(tuning_jobs.c.name == name).values(**_encode(values))
+            )
+            return True
+
     def delete_tuning_job(self, name: str) -> None:
         with self.write() as conn:
             names = select(training_jobs.c.name).where(training_jobs.c.tuning_job == name)
@@ -245,6 +267,12 @@ class Store:
                 return self.create_training_job(conn, **values)
         seq = values.pop("seq", None)
         if seq is None:
+            # The numbers of one tuning job follow each other whoever creates them.
+            conn.execute(
+                select(tuning_jobs.c.name)
+                .where(tuning_jobs.c.name == values["tuning_job"])
+                .with_for_update()
+            )
             seq = (
                 conn.execute(
                     select(func.max(training_jobs.c.seq)).where(
@@ -398,6 +426,11 @@ class Store:
             with self.write() as conn:
                 return self.add_metric_values(training_job, values, conn)
         c = metric_values.c
+        conn.execute(
+            select(training_jobs.c.name)
+            .where(training_jobs.c.name == training_job)
+            .with_for_update()
+        )
         next_step = dict(
             conn.execute(
                 select(c.metric, func.max(c.step) + 1)

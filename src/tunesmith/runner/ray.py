@@ -1,0 +1,329 @@
+"""Training jobs on a Ray cluster (``pip install 'tunesmith[ray]'``; tunesmith installed on every
+node).
+
+Each training job runs in a Ray actor, placed by Ray where the job's resources are free: its
+``ResourceRequest`` becomes the actor's ``num_cpus``/``num_gpus`` (a ``local`` request counts as
+one CPU, so the cluster's CPUs bound how many run at once). An actor whose job ended runs the
+engine's next job of the same shape, as Ray Tune reuses its actors; the engine's actors end with
+the engine's runner. On its node the actor runs the
+script under the same training contract with a :class:`~tunesmith.runner.local.LocalRunner`, in a
+folder of the node's own temporary space, and ships back what happened as it happens: the output
+lines (metric values are read from them here, and they go to the job's log here), the start and
+the end, and at the end the packed ``model.tar.gz`` (and ``output.tar.gz``), written to the output
+path here. A stop reaches the node's runner, which signals the script's process group there.
+
+The source folder and the channels' data are read on the node from the paths the document
+names: they must be on a file system every node sees at the same path (NFS, a cluster file
+system, or one machine).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from tunesmith.metrics import MetricExtractor
+from tunesmith.model.errors import ValidationException
+from tunesmith.runner.base import (
+    SHARES_MACHINE,
+    EventSink,
+    MetricsObserved,
+    Runner,
+    RunnerEvent,
+    TrainingJobEnded,
+    TrainingJobSpec,
+)
+from tunesmith.runner.contract import TrainingJobPaths
+from tunesmith.runner.local import LocalRunner
+from tunesmith.runner.resources import LocalResources, ResourceRequest
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "tunesmith"
+POLL_SECONDS = 5.0
+"""How long one call for news waits on the node before answering with nothing."""
+ARTIFACTS = ("model.tar.gz", "output.tar.gz")
+
+
+@dataclass
+class _Ended:
+    """The end of a training job, with its packed artifacts."""
+
+    event: TrainingJobEnded
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+
+
+class NodeTrainingJob:
+    """On a cluster node: training jobs one after the other, each run by a local runner in a
+    folder of its own."""
+
+    def __init__(self) -> None:
+        self._news: queue.Queue[RunnerEvent | tuple[str, list[str]] | _Ended] = queue.Queue()
+        # Ray has already placed the job where its resources are: nothing more to hold here.
+        self._runner = LocalRunner(
+            self._on_event, LocalResources(cpus=1, gpus=()), line_sink=self._on_lines
+        )
+        self._lock = threading.Lock()
+        self._folder: Path | None = None
+        self._name: str | None = None
+
+    def start(self, spec: TrainingJobSpec) -> None:
+        folder = Path(tempfile.mkdtemp(prefix=f"tunesmith-{spec.name}-"))
+        node_spec = replace(
+            spec,
+            directory=folder,
+            output_path=folder / "packed",
+            metric_definitions=(),
+            cpus=max(1, spec.resources.cpus),  # what the actor was given
+            resources=SHARES_MACHINE,
+            # The engine's interpreter, unless this node has it at the same path too.
+            interpreter=spec.interpreter
+            if spec.interpreter and Path(spec.interpreter).exists()
+            else sys.executable,
+        )
+        with self._lock:
+            self._folder, self._name = folder, spec.name
+            self._runner.start(node_spec)
+
+    def stop(self, name: str, reason: str) -> None:
+        with self._lock:
+            if name == self._name:
+                self._runner.stop(name, reason)
+
+    def news(self, wait_seconds: float) -> list[Any]:
+        """What happened since the last call; waits up to ``wait_seconds`` for anything."""
+        try:
+            items = [self._news.get(timeout=wait_seconds)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self._news.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _on_lines(self, _name: str, lines: list[str]) -> None:
+        self._news.put(("lines", list(lines)))
+
+    def _on_event(self, event: RunnerEvent) -> None:
+        if not isinstance(event, TrainingJobEnded):
+            self._news.put(event)
+            return
+        assert self._folder is not None
+        artifacts = {}
+        for name in ARTIFACTS:
+            path = self._folder / "packed" / name
+            if event.model_artifacts is not None and path.exists():
+                artifacts[name] = path.read_bytes()
+        shutil.rmtree(self._folder, ignore_errors=True)
+        self._news.put(_Ended(event, artifacts))
+
+
+_NodeActor = ray.remote(max_concurrency=4)(NodeTrainingJob)
+_CONNECT_LOCK = threading.Lock()
+
+
+def connect(address: str | None) -> None:
+    """Join the Ray cluster at ``address`` (once per process; ``None``: Ray's own default)."""
+    with _CONNECT_LOCK:
+        if not ray.is_initialized():
+            ray.init(
+                address=address,
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+
+
+@dataclass
+class _RemoteJob:
+    spec: TrainingJobSpec
+    actor: Any = None
+    thread: threading.Thread | None = None
+    stop_reason: str | None = None
+    started: bool = False
+    """The actor has been placed and has started the script."""
+
+
+class RayRunner(Runner):
+    """Runs each training job as a Ray actor on the cluster at ``address``."""
+
+    def __init__(self, sink: EventSink, address: str | None = None) -> None:
+        super().__init__(sink)
+        connect(address)
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _RemoteJob] = {}
+        self._idle: dict[tuple[int, int], list[Any]] = {}
+        """Actors whose training job ended, kept for the next job of the same shape: starting
+        a Ray worker costs far more than reusing one."""
+        self._closed = False
+
+    def slots(self, request: ResourceRequest) -> int | None:
+        # A job must fit on one node: one that fits nowhere would wait for a place forever.
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        for kind, asked in (("CPU", max(1, request.cpus)), ("GPU", request.gpus)):
+            largest = max((int(node.get(kind, 0)) for node in nodes), default=0)
+            if asked > largest:
+                have = f"at most {largest}" if largest else "none"
+                raise ValidationException(
+                    f"{request.field} asks for {asked} {kind}(s) per training job but the nodes "
+                    f"of the Ray cluster have {have}"
+                )
+        total = ray.cluster_resources()
+        cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
+        fits = [cpus // max(1, request.cpus)]
+        if request.gpus:
+            fits.append(gpus // request.gpus)
+        return max(1, min(fits))
+
+    def start(self, spec: TrainingJobSpec) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the runner is closed")
+            if spec.name in self._jobs:
+                raise ValueError(f"training job {spec.name} is already running")
+            job = _RemoteJob(spec)
+            shape = (max(1, spec.resources.cpus), spec.resources.gpus)
+            idle = self._idle.get(shape)
+            job.actor = (
+                idle.pop()
+                if idle
+                else _NodeActor.options(num_cpus=shape[0], num_gpus=shape[1]).remote()
+            )
+            job.thread = threading.Thread(
+                target=self._follow, args=(job,), name=f"ray-{spec.name}", daemon=True
+            )
+            self._jobs[spec.name] = job
+        job.thread.start()
+
+    def stop(self, name: str, reason: str) -> None:
+        with self._lock:
+            job = self._jobs.get(name)
+            if job is None or job.stop_reason is not None:
+                return
+            job.stop_reason = reason
+            # Before its start has returned the actor may be starting the script already: the
+            # stop is sent right after that (killing the actor would leave the script running).
+            if job.started:
+                job.actor.stop.remote(name, reason)
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._jobs)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            self.stop(job.spec.name, "The runner was closed")
+        for job in jobs:
+            assert job.thread is not None
+            job.thread.join()
+        with self._lock:
+            idle = [actor for actors in self._idle.values() for actor in actors]
+            self._idle.clear()
+        for actor in idle:
+            ray.kill(actor, no_restart=True)
+
+    # -- one training job, followed from here ----------------------------------------------------
+
+    def _follow(self, job: _RemoteJob) -> None:
+        reusable = False
+        try:
+            ended = self._run(job)
+            reusable = True
+        except Exception as error:  # never leave a job unreported
+            if job.stop_reason is not None and not job.started:  # its actor died unstarted
+                ended = TrainingJobEnded(
+                    job.spec.name,
+                    "Stopped",
+                    "Stopped",
+                    time.time(),
+                    failure_reason=job.stop_reason,
+                )
+            else:
+                log.warning("training job %s: %s", job.spec.name, error)
+                reason = (
+                    "InternalServerError: the Ray actor running the training job failed: "
+                    f"{type(error).__name__}: {error}"
+                )
+                ended = TrainingJobEnded(
+                    job.spec.name, "Failed", "Failed", time.time(), failure_reason=reason[:1024]
+                )
+        finally:
+            with self._lock:
+                del self._jobs[job.spec.name]
+                kept = reusable and not self._closed
+                if kept:
+                    shape = (max(1, job.spec.resources.cpus), job.spec.resources.gpus)
+                    self._idle.setdefault(shape, []).append(job.actor)
+            if not kept:
+                ray.kill(job.actor, no_restart=True)
+        self._emit(ended)
+
+    def _run(self, job: _RemoteJob) -> TrainingJobEnded:
+        spec = job.spec
+        paths = TrainingJobPaths(Path(spec.directory).absolute())
+        extractor = MetricExtractor(spec.metric_definitions)
+        paths.log.parent.mkdir(parents=True, exist_ok=True)
+        ray.get(job.actor.start.remote(spec))
+        with self._lock:
+            job.started = True
+            if job.stop_reason is not None:  # asked while the actor was being placed
+                job.actor.stop.remote(spec.name, job.stop_reason)
+        with open(paths.log, "a", encoding="utf-8") as log_file:
+            while True:
+                for item in ray.get(job.actor.news.remote(POLL_SECONDS)):
+                    if isinstance(item, tuple):
+                        self._lines(spec, item[1], log_file, extractor)
+                    elif isinstance(item, _Ended):
+                        return self._ended(spec, paths, item, extractor)
+                    else:
+                        self._emit(item)
+
+    def _lines(
+        self, spec: TrainingJobSpec, lines: list[str], log_file: Any, extractor: MetricExtractor
+    ) -> None:
+        log_file.write("\n".join(lines) + "\n")
+        log_file.flush()
+        values = extractor.feed_lines(lines, time.time())
+        if values:
+            self._emit(MetricsObserved(spec.name, tuple(values)))
+
+    def _ended(
+        self,
+        spec: TrainingJobSpec,
+        paths: TrainingJobPaths,
+        item: _Ended,
+        extractor: MetricExtractor,
+    ) -> TrainingJobEnded:
+        event = item.event
+        model = None
+        if item.artifacts:
+            target = Path(spec.output_path) if spec.output_path is not None else paths.output
+            target.mkdir(parents=True, exist_ok=True)
+            for name, data in item.artifacts.items():
+                partial = target / f"{name}.partial"
+                partial.write_bytes(data)
+                partial.replace(target / name)
+            model = str(target / "model.tar.gz")
+        return replace(
+            event, model_artifacts=model, notes=tuple(event.notes) + tuple(extractor.notes())
+        )
+
+    def _emit(self, event: RunnerEvent) -> None:
+        try:
+            self.sink(event)
+        except Exception:
+            log.exception("event sink failed on %r", event)

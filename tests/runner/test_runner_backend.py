@@ -1,0 +1,44 @@
+"""Choosing the backend: options first, then the environment; unknown names are refused."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from helpers import env_with, tunesmith_command
+from tunesmith.model.errors import ValidationException
+from tunesmith.runner.backend import Backend
+from tunesmith.runner.local import LocalRunner
+
+
+def test_options_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TUNESMITH_BACKEND", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("TUNESMITH_RAY_ADDRESS", "head:6379")
+    assert Backend.choose() == Backend("local")
+    assert Backend.choose("ray") == Backend("ray", "head:6379")
+    assert Backend.choose("ray", "other:1").arguments() == [
+        "--backend",
+        "ray",
+        "--ray-address",
+        "other:1",
+    ]
+    monkeypatch.setenv("TUNESMITH_BACKEND", "ray")
+    assert Backend.choose().name == "ray"
+    assert Backend.choose("local") == Backend("local")
+    assert Backend.choose("local").runner_factory() is LocalRunner
+
+
+def test_an_unknown_backend_is_a_validation_error(home) -> None:
+    with pytest.raises(ValidationException, match=r"'slurm' at 'backend'.*\[local, ray\]"):
+        Backend.choose("slurm")
+    result = subprocess.run(
+        [*tunesmith_command(), "--backend", "slurm", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_with(),
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ValidationException: Value 'slurm' at 'backend'")

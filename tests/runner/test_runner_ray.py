@@ -1,0 +1,92 @@
+"""The Ray backend against a real local Ray head: a tuning job runs its training jobs as Ray
+actors, gets their output, metrics and models back here, and stops in the middle."""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rayhead import AUTHLESS, ray_head
+
+import tunesmith
+from helpers import process_running, tuning_document, wait_for
+from tunesmith.api import Workspace
+from tunesmith.training import training_job_directory
+
+TRAIN = """
+import argparse, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+args, _ = parser.parse_known_args()
+print(f"score: {-(args.x - 0.3) ** 2:.6f}", flush=True)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as model:
+    model.write(f"x={args.x} cpus={os.environ['SM_NUM_CPUS']}")
+time.sleep(float(os.environ.get("PAUSE", "1")))
+print("done", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    with ray_head(num_cpus=2) as address:
+        yield address
+
+
+@pytest.mark.slow
+def test_tuning_job_on_ray_runs_and_stops_in_the_middle(
+    home: Path, script_dir, ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in AUTHLESS.items():
+        monkeypatch.setenv(variable, value)
+    document = tuning_document(
+        "onray",
+        script_dir(TRAIN),
+        max_jobs=20,
+        parallel=4,
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
+    )
+    definition = document["TrainingJobDefinition"]
+    definition["Environment"] = {"PAUSE": "1.5"}
+    definition["OutputDataConfig"] = {"S3OutputPath": str(tmp_path / "models")}
+    job = tunesmith.create_tuning_job(
+        document, home=home, backend="ray", ray_address=ray_address
+    )
+    store = Workspace.open(home).store
+
+    def running_after_some_completed() -> bool:
+        assert store.get_tuning_job("onray").status == "InProgress", job.describe()
+        records = store.training_jobs("onray")
+        return sum(r.status == "Completed" for r in records) >= 2 and any(
+            r.status == "InProgress" and r.start_time for r in records
+        )
+
+    wait_for(running_after_some_completed, timeout=150, interval=0.2)
+    # The Ray cluster has 2 CPUs: never more than 2 at once, whatever MaxParallelTrainingJobs.
+    assert sum(r.status == "InProgress" for r in store.training_jobs("onray")) <= 2
+    job.stop()
+    described = job.wait(timeout=120)
+
+    assert described["HyperParameterTuningJobStatus"] == "Stopped"
+    records = store.training_jobs("onray")
+    assert len(records) < 20
+    completed = [r for r in records if r.status == "Completed"]
+    stopped = [r for r in records if r.status == "Stopped"]
+    assert len(completed) >= 2 and stopped
+    for record in completed:
+        assert record.final_objective is not None
+        model = Path(record.model_artifacts)
+        assert model == tmp_path / "models" / record.name / "output" / "model.tar.gz"
+        with tarfile.open(model) as archive:
+            member = archive.extractfile("model.txt")
+            assert member is not None
+            assert member.read().decode() == f"x={record.hyperparameters['x']} cpus=1"
+        log = training_job_directory(home, record.name, "onray") / "logs" / "training.log"
+        lines = log.read_text().splitlines()
+        assert lines[0].startswith("score: ") and lines[-1] == "done"
+    for record in stopped:
+        assert record.failure_reason == "Stopped by request"
+    for record in records:
+        if record.pid is not None:
+            assert not process_running(record.pid)
