@@ -275,13 +275,13 @@ def _execute(script: str) -> int:
     except SystemExit as exit_request:
         status = _exit_status(exit_request)
     except KeyboardInterrupt:
-        _print_exception(skip_server_frame=True)
+        _print_exception()
         _finalise()
         # The interpreter re-raises an uncaught SIGINT so that its parent sees the signal.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     except BaseException:
-        _print_exception(skip_server_frame=True)
+        _print_exception()
         status = 1
     return _finalise(status)
 
@@ -299,10 +299,13 @@ def _exit_status(exit_request: SystemExit) -> int:
     return 1
 
 
-def _print_exception(skip_server_frame: bool) -> None:
+def _print_exception() -> None:
     kind, value, tb = sys.exc_info()
-    if skip_server_frame and tb is not None:
-        tb = tb.tb_next  # the traceback starts in the script, as with ``python script.py``
+    if tb is not None and value is not None:
+        # The traceback starts in the script, as with ``python script.py`` (the printer reads
+        # the exception's own traceback, so that is where the server's frame is cut off).
+        tb = tb.tb_next
+        value.__traceback__ = tb
     sys.excepthook(kind, value, tb)
 
 
