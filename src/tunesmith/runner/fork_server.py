@@ -31,6 +31,9 @@ import threading
 
 MAX_MESSAGE = 1 << 20
 # Libraries that keep GPU driver state or thread pools a forked child cannot use.
+# jemalloc's background thread (pyarrow's allocator): jemalloc stops and restarts it around a
+# fork.
+FORK_AWARE_THREAD = "jemalloc_bg_thd"
 FORK_UNSAFE_MODULES = ("tensorflow", "jax", "cupy", "mxnet", "paddle", "tensorrt", "numba.cuda")
 
 
@@ -67,15 +70,25 @@ def _fork_unsafe() -> str | None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
         return "the preloaded modules initialised CUDA, which is not safe to fork"
-    extra = len(os.listdir("/proc/self/task")) - 1 - _blas_workers()
+    threads = os.listdir("/proc/self/task")
+    named = [_thread_name(t) for t in threads]
+    extra = len(threads) - 1 - _blas_workers(len(threads)) - named.count(FORK_AWARE_THREAD)
     if extra > 0:
         return f"the preloaded modules started {extra} native thread(s)"
     return None
 
 
-def _blas_workers() -> int:
+def _thread_name(thread: str) -> str:
+    try:
+        with open(f"/proc/self/task/{thread}/comm") as comm:
+            return comm.read().strip()
+    except OSError:  # it ended meanwhile
+        return ""
+
+
+def _blas_workers(threads: int) -> int:
     """Worker threads of OpenBLAS pools, which stop themselves around a fork."""
-    if len(os.listdir("/proc/self/task")) == 1:
+    if threads == 1:
         return 0
     try:
         import threadpoolctl
@@ -253,9 +266,8 @@ def _run_script(request: dict) -> None:
 
 
 def _execute(script: str) -> int:
-    import types
-
     import builtins
+    import types
     from importlib.machinery import SourceFileLoader
 
     path = os.path.abspath(script)
