@@ -14,7 +14,6 @@ from helpers import wait_for
 from tunesmith.runner.base import MetricsObserved, TrainingJobEnded, TrainingJobStarted
 from tunesmith.runner.local import LocalRunner
 
-
 pytestmark = pytest.mark.usefixtures("start_mode")
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
-from runner_support import Recorder, log_text, spec_for, write_script
+from runner_support import Recorder, log_text, spec_for, survivors, write_script
 
 from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec
 from tunesmith.runner.local import LocalRunner
@@ -187,3 +190,28 @@ def test_preload_list_is_declared_or_read_from_the_top_level_imports(tmp_path: P
     assert preload_modules(script, declared) == ("pandas", "sklearn.ensemble")
     script.write_text("this is not python")
     assert preload_modules(script, {}) == ()
+
+
+RUNNER_THAT_DIES = """
+import os, signal, sys
+sys.path.insert(0, {support!r})
+from pathlib import Path
+from runner_support import Recorder, spec_for
+from tunesmith.runner.local import LocalRunner
+
+recorder = Recorder()
+runner = LocalRunner(recorder)
+spec = spec_for(Path({tmp!r}), source="import time\\ntime.sleep(1000)\\n")
+runner.start(spec)
+print(recorder.started(spec.name).pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_training_jobs_of_a_runner_that_died_do_not_survive_it(tmp_path: Path) -> None:
+    source = RUNNER_THAT_DIES.format(support=str(Path(__file__).parent), tmp=str(tmp_path))
+    died = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
+                          env={**os.environ, "TUNESMITH_POOL": "1"}, timeout=120)
+    assert died.returncode == -9, died.stderr
+    training = psutil.Process(int(died.stdout.split()[0]))
+    assert survivors([training], timeout=30) == []

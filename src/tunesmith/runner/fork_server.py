@@ -14,8 +14,10 @@ one end of a socket of the job's own. On the job's socket the server answers ``{
 its process group id stays taken), and, asked ``{"reap": true}``, reaps it and answers
 ``{"returncode": n}`` (negative for death by a signal, as ``subprocess`` reports it).
 
-The server ends when the control socket closes; children still running are left to their
-supervisors, as cold processes would be.
+The server ends when the control socket closes. A runner closes it only once its jobs have
+ended; if the runner died instead, the process groups of children still running are killed: no
+one is left to read their output, and their ``/proc/<pid>/environ`` (the server's) would not let
+a restarted engine recognise them as its training jobs.
 """
 
 import array
@@ -124,6 +126,7 @@ class _Server:
                 if fd == self.control.fileno():
                     started = self._start()
                     if started is None:
+                        self._kill_unreaped()
                         return
                     pid, job = started
                     if pid:
@@ -171,6 +174,13 @@ class _Server:
         if not pid:
             job.close()
         return pid, job
+
+    def _kill_unreaped(self) -> None:
+        for pid in [*self.jobs, *self.orphans]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:  # already gone
+                pass
 
     def _notice_exits(self) -> None:
         for pid in list(self.orphans):

@@ -373,7 +373,9 @@ def _wait_for_exit(job: _Job) -> None:
     job.wake()
 
 
-def _kill_group(process: subprocess.Popen[bytes] | PooledProcess | None, sig: signal.Signals) -> None:
+def _kill_group(
+    process: subprocess.Popen[bytes] | PooledProcess | None, sig: signal.Signals
+) -> None:
     if process is None:
         return
     try:

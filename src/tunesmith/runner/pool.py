@@ -44,7 +44,9 @@ SERVER_EXIT_SECONDS = 5.0
 PER_JOB_ENV_PREFIXES = ("SM_",)
 PER_JOB_ENV = frozenset({"TRAINING_JOB_NAME", "CUDA_VISIBLE_DEVICES"})
 # Imported by the child itself: their state does not survive a fork.
-AFTER_FORK_MODULES = frozenset({"torch", *(m.split(".")[0] for m in fork_server.FORK_UNSAFE_MODULES)})
+AFTER_FORK_MODULES = frozenset(
+    {"torch", *(m.split(".")[0] for m in fork_server.FORK_UNSAFE_MODULES)}
+)
 
 
 class PooledProcess:
