@@ -16,9 +16,12 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tunesmith.engine import TuningEngine
 from tunesmith.store import TERMINAL_STATUSES, Store
+
+if TYPE_CHECKING:  # the engine (strategies, numpy) loads when a job runs
+    from tunesmith.engine import TuningEngine
 
 
 def run_engine(
@@ -32,6 +35,8 @@ def run_engine(
     instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
     route stop requests to it)."""
     try:
+        from tunesmith.engine import TuningEngine
+
         engine = TuningEngine(store, name, home=home)
         on_start(engine)
         return engine.run()
