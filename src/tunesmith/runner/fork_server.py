@@ -20,6 +20,8 @@ one is left to read their output, and their ``/proc/<pid>/environ`` (the server'
 a restarted engine recognise them as its training jobs.
 """
 
+from __future__ import annotations
+
 import array
 import gc
 import importlib

@@ -291,7 +291,7 @@ class _Ends:
 
 def _poolable(process: TrainingProcess) -> bool:
     """A Python script run by an interpreter named by its path, with the pool not turned off."""
-    if process.env.get(POOL_ENV, os.environ.get(POOL_ENV, "1")) == "0":
+    if process.env.get(POOL_ENV) == "0":
         return False
     if len(process.argv) < 2 or not process.argv[1].endswith(".py"):
         return False
