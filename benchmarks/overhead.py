@@ -362,11 +362,14 @@ def reading_latency(home: Path, repeat: int) -> dict[str, float]:
     from tunesmith import service
     from tunesmith.store import Store, store_url
 
-    def in_process(call: Callable[[Any], Any]) -> float:
+    def in_process(call: Callable[[Any], Any], calls: int = 1) -> float:
+        """The last of ``calls`` calls on a store opened for them (the first one also connects
+        and compiles its statements)."""
         store = Store(store_url(home))
-        started = time.perf_counter()
-        call(store)
-        elapsed = time.perf_counter() - started
+        for _ in range(calls):
+            started = time.perf_counter()
+            call(store)
+            elapsed = time.perf_counter() - started
         store.close()
         return elapsed * 1000
 
@@ -383,8 +386,10 @@ def reading_latency(home: Path, repeat: int) -> dict[str, float]:
         return service.list_training_jobs_for_tuning_job(store, BOOKKEEPING_JOB, max_results=100)
 
     return {
-        "describe_ms": median_of(repeat, lambda: in_process(describe))[0],
-        "page_ms": median_of(repeat, lambda: in_process(page))[0],
+        "describe_ms": median_of(repeat, lambda: in_process(describe, 2))[0],
+        "page_ms": median_of(repeat, lambda: in_process(page, 2))[0],
+        "describe_first_ms": median_of(repeat, lambda: in_process(describe))[0],
+        "page_first_ms": median_of(repeat, lambda: in_process(page))[0],
         "describe_command_ms": median_of(repeat, lambda: command("describe", BOOKKEEPING_JOB))[0],
         "jobs_json_command_ms": median_of(
             repeat, lambda: command("jobs", BOOKKEEPING_JOB, "--json")
@@ -420,45 +425,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--optuna-trials", type=int, default=1_000,
                         help="trials of each Optuna storage run (its cost per trial only grows "
                              "with the count, so fewer trials flatter it)")
+    parser.add_argument("--parts", default="launch,digits,bookkeeping",
+                        help="what to measure again (reading is measured with bookkeeping); "
+                             "the other figures are kept from the last results")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     os.nice(NICE)
     load_before = load()
     started = time.time()
-    figures: dict[str, Any] = {"load_before": load_before, "repeat": args.repeat}
+    figures: dict[str, Any] = {}
+    if parts != {"launch", "digits", "bookkeeping"}:
+        figures = json.loads((RESULTS / "overhead.json").read_text())
+    figures.update(load_before=load_before, repeat=args.repeat)
     with tempfile.TemporaryDirectory(prefix="tunesmith-overhead-") as folder:
         work = Path(folder)
-        print("launch overhead ...", flush=True)
-        launches = [launch_overhead(work / f"launch-{i}", args.launches)
-                    for i in range(args.repeat)]
-        figures["launch"] = {k: statistics.median(r[k] for r in launches) for k in launches[0]}
-
-        print("digits ...", flush=True)
-        source = digits_source(work)
-        runs = [digits_tunesmith(work, source, args.digits_jobs, "pool", i)
-                for i in range(args.repeat)]
-        figures["digits"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        if args.digits_cold:
-            cold = [digits_tunesmith(work, source, args.digits_jobs, "cold", i)
-                    for i in range(args.repeat)]
-            figures["digits_cold"] = {k: statistics.median(r[k] for r in cold) for k in cold[0]}
-        optuna_runs = [digits_optuna(source, args.digits_jobs) for _ in range(args.repeat)]
-        figures["digits_optuna"] = {
-            k: statistics.median(r[k] for r in optuna_runs) for k in optuna_runs[0]
-        }
-
-        print("bookkeeping ...", flush=True)
-        books = [bookkeeping_tunesmith(work / f"books-{i}", args.trials)
-                 for i in range(args.repeat)]
-        figures["bookkeeping"] = {k: statistics.median(r[k] for r in books) for k in books[0]}
-        for kind in ("rdb", "journal"):
-            runs_ = [bookkeeping_optuna(work, args.optuna_trials, kind)
-                     for _ in range(args.repeat)]
-            figures[f"bookkeeping_optuna_{kind}"] = {
-                k: statistics.median(r[k] for r in runs_) for k in runs_[0]
-            }
-
-        print("reading ...", flush=True)
-        figures["reading"] = reading_latency(work / "books-0", max(args.repeat, 5))
+        if "launch" in parts:
+            measure_launches(figures, work, args)
+        if "digits" in parts:
+            measure_digits(figures, work, args)
+        if "bookkeeping" in parts:
+            measure_bookkeeping(figures, work, args)
+        elif "reading" in parts:
+            bookkeeping_tunesmith(work / "books-0", args.trials)
+            figures["reading"] = reading_latency(work / "books-0", max(args.repeat, 5))
+            figures["load_reading"] = load()
     figures["load_after"] = load()
     figures["seconds"] = time.time() - started
     report = render(figures, args)
@@ -466,6 +456,48 @@ def main(argv: Sequence[str] | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "overhead.md").write_text(report)
     (RESULTS / "overhead.json").write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def measure_launches(figures: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    print("launch overhead ...", flush=True)
+    launches = [launch_overhead(work / f"launch-{i}", args.launches) for i in range(args.repeat)]
+    figures["launch"] = {k: statistics.median(r[k] for r in launches) for k in launches[0]}
+    figures["load_launch"] = load()
+
+
+def measure_digits(figures: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    print("digits ...", flush=True)
+    source = digits_source(work)
+    runs = [digits_tunesmith(work, source, args.digits_jobs, "pool", i)
+            for i in range(args.repeat)]
+    figures["digits"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    if args.digits_cold:
+        cold = [digits_tunesmith(work, source, args.digits_jobs, "cold", i)
+                for i in range(args.repeat)]
+        figures["digits_cold"] = {k: statistics.median(r[k] for r in cold) for k in cold[0]}
+    optuna_runs = [digits_optuna(source, args.digits_jobs) for _ in range(args.repeat)]
+    figures["digits_optuna"] = {
+        k: statistics.median(r[k] for r in optuna_runs) for k in optuna_runs[0]
+    }
+    figures["load_digits"] = load()
+
+
+def measure_bookkeeping(figures: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
+    print("bookkeeping ...", flush=True)
+    books = [bookkeeping_tunesmith(work / f"books-{i}", args.trials)
+             for i in range(args.repeat)]
+    figures["bookkeeping"] = {k: statistics.median(r[k] for r in books) for k in books[0]}
+    for kind in ("rdb", "journal"):
+        runs_ = [bookkeeping_optuna(work, args.optuna_trials, kind)
+                 for _ in range(args.repeat)]
+        figures[f"bookkeeping_optuna_{kind}"] = {
+            k: statistics.median(r[k] for r in runs_) for k in runs_[0]
+        }
+
+    figures["optuna_trials"] = args.optuna_trials
+    figures["load_bookkeeping"] = load()
+    print("reading ...", flush=True)
+    figures["reading"] = reading_latency(work / "books-0", max(args.repeat, 5))
 
 
 def render(f: dict[str, Any], args: argparse.Namespace) -> str:
@@ -495,6 +527,8 @@ def render(f: dict[str, Any], args: argparse.Namespace) -> str:
         f"# Overhead (median of {args.repeat}; nice {NICE})",
         "",
         f"Load average before: {f['load_before']}; after: {f['load_after']}.",
+        *(f"Load average, {part} figures: {f[f'load_{part}']}." for part in
+          ("launch", "digits", "bookkeeping", "reading") if f"load_{part}" in f),
         "",
         "| measure | tunesmith | reference | ratio | goal |",
         "|---|---:|---:|---:|---|",
@@ -513,8 +547,12 @@ def render(f: dict[str, Any], args: argparse.Namespace) -> str:
                      f"({cold['wall'] / cold['physical_limit']:.2f} × its physical limit).")
     lines += [
         f"- Bookkeeping: tunesmith over {args.trials} trials; Optuna over "
-        f"{args.optuna_trials} trials per storage (its cost per trial grows with the count). "
+        f"{f.get('optuna_trials', args.optuna_trials)} trials per storage (its cost per trial "
+        "grows with the count). "
         f"Journal: {journal['wall_ms']:.2f} ms per trial.",
+        f"- In process, the first call on a newly opened store (connecting, compiling its "
+        f"statements): describe {reading['describe_first_ms']:.0f} ms, a page "
+        f"{reading['page_first_ms']:.0f} ms; the table shows the next call.",
         f"- Whole commands at {args.trials} trials: `tunesmith describe` "
         f"{reading['describe_command_ms']:.0f} ms, `tunesmith jobs --json` (every page) "
         f"{reading['jobs_json_command_ms']:.0f} ms; `import tunesmith.cli` alone "
