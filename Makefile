@@ -34,6 +34,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/optimizer_quality.py --quick
+	$(BIN)/python benchmarks/overhead.py
 
 clean:
 	rm -rf $(VENV) .tunesmith

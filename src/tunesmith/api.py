@@ -17,17 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith import service
-from tunesmith.job_analytics import TuningJobAnalytics
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model import load_training_job_document, load_tuning_job_document, to_document
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
 from tunesmith.training import training_job_directory
-from tunesmith.training_job import run_training_job, wait_for_training_job
 from tunesmith.warm_start import with_warm_start
+
+if TYPE_CHECKING:  # pandas, and the engine, load when used: commands that only read start fast
+    from tunesmith.job_analytics import TuningJobAnalytics
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 WAIT_POLL_SECONDS = 0.25
@@ -181,6 +182,8 @@ class TrainingJob:
         """Block until the training job ends; returns its final description."""
         if self._thread is not None:
             self._thread.join(timeout)
+        from tunesmith.training_job import wait_for_training_job
+
         wait_for_training_job(self.workspace.store, self.name, timeout)
         return self.describe()
 
@@ -213,6 +216,8 @@ def create_training_job(
         request = to_document(load_training_job_document(request))
     service.create_training_job_record(workspace.store, request)
     job_name = request["TrainingJobName"]
+    from tunesmith.training_job import run_training_job
+
     thread = threading.Thread(
         target=run_training_job,
         args=(workspace.store, job_name, workspace.home),
@@ -265,6 +270,8 @@ def analytics(
     name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
 ) -> TuningJobAnalytics:
     """A tuning job's results as DataFrames (``.dataframe()``, ``.metrics()``)."""
+    from tunesmith.job_analytics import TuningJobAnalytics
+
     return TuningJobAnalytics(Workspace.open(home, store).store, name)
 
 

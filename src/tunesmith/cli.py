@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -20,12 +20,14 @@ from rich.text import Text
 
 from tunesmith import service
 from tunesmith.api import Workspace, load_request
-from tunesmith.engine import TuningEngine
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound, TunesmithError
 from tunesmith.runner.backend import Backend
 from tunesmith.training import training_job_directory
 from tunesmith.warm_start import lineage
+
+if TYPE_CHECKING:  # the engine loads when a job runs here
+    from tunesmith.engine import TuningEngine
 
 app = typer.Typer(
     name="tunesmith",

@@ -34,6 +34,7 @@ from tunesmith.runner.base import (
     Runner,
     RunnerEvent,
     TrainingJobEnded,
+    TrainingJobSpec,
     TrainingJobStarted,
 )
 from tunesmith.runner.resources import this_machine, training_job_resources
@@ -331,15 +332,21 @@ class TuningEngine:
                     stop_running=False,
                 )
             )
-        for config in configs:
-            self._start(config)
+        if not configs:
+            return
+        # One transaction for the round's training job records, then the processes.
+        with self.store.write() as conn:
+            specs = [self._create(config, conn) for config in configs]
+        for spec in specs:
+            self.runner.start(spec)
 
-    def _start(self, config: Config) -> None:
+    def _create(self, config: Config, conn: Connection) -> TrainingJobSpec:
         tuned = self.space.to_hyperparameters(config)
         now = time.time()
         template = f"{self.name}-{{seq:03d}}-{secrets.token_hex(4)}"
         transitions = [transition("Starting", now, "Launching the training job")]
         seq = self.store.create_training_job(
+            conn,
             name=template,
             arn=training_job_arn(template),
             tuning_job=self.name,
@@ -354,7 +361,7 @@ class TuningEngine:
         name = template.format(seq=seq)
         self.created += 1
         self.running[name] = _Running(config, transitions)
-        spec = training_job_spec(
+        return training_job_spec(
             self.definition,
             name=name,
             directory=training_job_directory(self.home, name, self.name),
@@ -362,7 +369,6 @@ class TuningEngine:
             objective_metric=self.job.objective_metric,
             tuning_job_name=self.name,
         )
-        self.runner.start(spec)
 
     def _timeout(self) -> float:
         timeout = max(0.0, self._next_heartbeat - time.time())

@@ -16,11 +16,14 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tunesmith.engine import TuningEngine
 from tunesmith.model.errors import ConflictException, TunesmithError
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store
+
+if TYPE_CHECKING:  # the engine (strategies, numpy) loads when a job runs
+    from tunesmith.engine import TuningEngine
 
 
 def run_engine(
@@ -35,6 +38,8 @@ def run_engine(
     instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
     route stop requests to it)."""
     try:
+        from tunesmith.engine import TuningEngine
+
         factory = (backend or Backend.choose()).runner_factory()
         engine = TuningEngine(store, name, home=home, runner_factory=factory)
         on_start(engine)

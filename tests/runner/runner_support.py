@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from tunesmith.runner.base import (
     MetricDefinition,
@@ -20,6 +21,13 @@ from tunesmith.runner.base import (
     TrainingJobSpec,
     TrainingJobStarted,
 )
+
+
+@pytest.fixture(params=["cold", "pool"])
+def start_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with training jobs started cold and forked from the warm worker pool."""
+    monkeypatch.setenv("TUNESMITH_POOL", "0" if request.param == "cold" else "1")
+    return str(request.param)
 
 
 class Recorder:

@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from runner_support import Recorder, spec_for, write_script
+from runner_support import Recorder, spec_for, start_mode, write_script  # noqa: F401
 
 from tunesmith.runner.contract import TrainingSetupError, prepare
 from tunesmith.runner.local import LocalRunner
@@ -17,10 +17,12 @@ from tunesmith.runner.local import LocalRunner
 DUMP = """
 import json, os, sys
 json.dump(
-    {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)},
+    {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ), "ppid": os.getppid()},
     open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "seen.json"), "w"),
 )
 """
+
+pytestmark = pytest.mark.usefixtures("start_mode")
 
 HYPERPARAMETERS = {
     "x": "0.5",
@@ -44,8 +46,10 @@ def run(tmp_path: Path, **fields: object) -> tuple[dict, Path]:
     ended = recorder.ended(spec.name)
     runner.close()
     assert ended.status == "Completed", ended.failure_reason
-    seen = spec.directory / "output" / "data" / "seen.json"
-    return json.loads(seen.read_text()), spec.directory
+    seen = json.loads((spec.directory / "output" / "data" / "seen.json").read_text())
+    # Started cold, the script is this process's child; from the pool, the fork server's.
+    assert (seen["ppid"] == os.getpid()) == (os.environ["TUNESMITH_POOL"] == "0")
+    return seen, spec.directory
 
 
 @pytest.fixture

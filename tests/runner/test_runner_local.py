@@ -8,11 +8,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from runner_support import Recorder, log_text, spec_for, survivors
+from runner_support import Recorder, log_text, spec_for, start_mode, survivors  # noqa: F401
 
 from helpers import wait_for
 from tunesmith.runner.base import MetricsObserved, TrainingJobEnded, TrainingJobStarted
 from tunesmith.runner.local import LocalRunner
+
+pytestmark = pytest.mark.usefixtures("start_mode")
 
 
 @pytest.fixture

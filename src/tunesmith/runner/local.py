@@ -45,6 +45,7 @@ from tunesmith.runner.base import (
     TrainingJobStarted,
 )
 from tunesmith.runner.contract import TrainingJobPaths, TrainingProcess, TrainingSetupError, prepare
+from tunesmith.runner.pool import PooledProcess, WarmPool
 from tunesmith.runner.resources import LocalResources, ResourceRequest, this_machine
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class _Job:
     spec: TrainingJobSpec
     wake_read: int
     wake_write: int
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | PooledProcess | None = None
     stop_reason: str | None = None
     secondary_status: str = "Stopped"
     exited: bool = False
@@ -96,6 +97,7 @@ class LocalRunner(Runner):
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._closed = False
+        self._pool = WarmPool()
 
     def start(self, spec: TrainingJobSpec) -> None:
         with self._lock:
@@ -131,6 +133,7 @@ class LocalRunner(Runner):
         for job in jobs:
             assert job.thread is not None
             job.thread.join()
+        self._pool.close()
 
     # -- one training job ------------------------------------------------------------------
 
@@ -182,12 +185,13 @@ class LocalRunner(Runner):
             process = prepare(spec)
         except (TrainingSetupError, ValidationException, OSError) as error:
             return _ended(spec, "Failed", f"ClientError: {error}")
+        self._pool.prepare(process)  # outside the lock: a server may take seconds to warm up
         with open(process.paths.log, "a", encoding="utf-8") as log_file:
             with self._lock:
                 if job.stop_reason is not None:
                     return _ended(spec, "Stopped", job.stop_reason, job.secondary_status)
                 try:
-                    job.process = _spawn(process)
+                    job.process = _spawn(process, self._pool)
                 except OSError as error:
                     return _ended(spec, "Failed", f"ClientError: cannot execute "
                                   f"{process.argv[0]}: {error.strerror or error}")
@@ -372,7 +376,12 @@ class _LineSplitter:
         return [rest] if rest else []
 
 
-def _spawn(process: TrainingProcess) -> subprocess.Popen[bytes]:
+def _spawn(process: TrainingProcess, pool: WarmPool) -> subprocess.Popen[bytes] | PooledProcess:
+    """The training job's process: forked from the warm worker pool when it can take the job,
+    else started cold."""
+    pooled = pool.start(process, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if pooled is not None:
+        return pooled
     return subprocess.Popen(
         process.argv,
         cwd=process.cwd,
@@ -389,14 +398,19 @@ def _wait_for_exit(job: _Job) -> None:
     until the supervisor has killed what is left of it)."""
     assert job.process is not None
     try:
-        os.waitid(os.P_PID, job.process.pid, os.WEXITED | os.WNOWAIT)
+        if isinstance(job.process, PooledProcess):
+            job.process.wait_exited()
+        else:
+            os.waitid(os.P_PID, job.process.pid, os.WEXITED | os.WNOWAIT)
     except ChildProcessError:
         pass
     job.exited = True
     job.wake()
 
 
-def _kill_group(process: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
+def _kill_group(
+    process: subprocess.Popen[bytes] | PooledProcess | None, sig: signal.Signals
+) -> None:
     if process is None:
         return
     try:

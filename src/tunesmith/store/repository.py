@@ -19,7 +19,9 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    Update,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -170,6 +172,45 @@ def _encode(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# Statements of the per-trial path, built once: building and keying a statement costs more
+# than SQLite takes to run it. Parameters are bound per execution.
+# Row locks on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers).
+_LOCK_TUNING_JOB = (
+    select(tuning_jobs.c.name)
+    .where(tuning_jobs.c.name == bindparam("tuning_job"))
+    .with_for_update()
+)
+_LOCK_TRAINING_JOB = (
+    select(training_jobs.c.name)
+    .where(training_jobs.c.name == bindparam("training_job"))
+    .with_for_update()
+)
+_NEXT_SEQ = select(func.max(training_jobs.c.seq)).where(
+    training_jobs.c.tuning_job == bindparam("tuning_job")
+)
+_INSERT_TRAINING_JOB = insert(training_jobs)
+_NEXT_STEPS = (
+    select(metric_values.c.metric, func.max(metric_values.c.step) + 1)
+    .where(metric_values.c.training_job == bindparam("training_job"))
+    .group_by(metric_values.c.metric)
+)
+_INSERT_METRIC_VALUES = insert(metric_values)
+_training_job_updates: dict[frozenset[str], Update] = {}
+
+
+def _training_job_update(columns: frozenset[str]) -> Update:
+    """``UPDATE training_jobs SET <columns> WHERE name = :job_name``, one per column set."""
+    statement = _training_job_updates.get(columns)
+    if statement is None:
+        statement = (
+            update(training_jobs)
+            .where(training_jobs.c.name == bindparam("job_name"))
+            .values({column: bindparam(f"new_{column}") for column in columns})
+        )
+        _training_job_updates[columns] = statement
+    return statement
+
+
 class Store:
     """The single source of truth, shared by engines, the server and every command."""
 
@@ -268,25 +309,14 @@ class Store:
         seq = values.pop("seq", None)
         if seq is None:
             # The numbers of one tuning job follow each other whoever creates them.
-            conn.execute(
-                select(tuning_jobs.c.name)
-                .where(tuning_jobs.c.name == values["tuning_job"])
-                .with_for_update()
-            )
-            seq = (
-                conn.execute(
-                    select(func.max(training_jobs.c.seq)).where(
-                        training_jobs.c.tuning_job == values["tuning_job"]
-                    )
-                ).scalar()
-                or 0
-            ) + 1
+            conn.execute(_LOCK_TUNING_JOB, {"tuning_job": values["tuning_job"]})
+            seq = (conn.execute(_NEXT_SEQ, {"tuning_job": values["tuning_job"]}).scalar() or 0) + 1
         for key in ("name", "arn"):
             values[key] = values[key].format(seq=seq)
         try:
             # A savepoint, so a duplicate name leaves the caller's transaction usable.
             with conn.begin_nested():
-                conn.execute(insert(training_jobs).values(seq=seq, **_encode(values)))
+                conn.execute(_INSERT_TRAINING_JOB, {"seq": seq, **_encode(values)})
         except IntegrityError:
             raise ResourceInUse(f"Training job '{values['name']}' already exists.") from None
         return seq
@@ -307,12 +337,13 @@ class Store:
         return _record(TrainingJobRecord, row)
 
     def update_training_job(self, name: str, conn: Connection | None = None, **values: Any) -> None:
-        query = update(training_jobs).where(training_jobs.c.name == name).values(**_encode(values))
+        query = _training_job_update(frozenset(values))
+        parameters = {"job_name": name, **{f"new_{k}": v for k, v in _encode(values).items()}}
         if conn is None:
             with self.write() as conn:
-                conn.execute(query)
+                conn.execute(query, parameters)
         else:
-            conn.execute(query)
+            conn.execute(query, parameters)
 
     def training_jobs(
         self,
@@ -425,19 +456,8 @@ class Store:
         if conn is None:
             with self.write() as conn:
                 return self.add_metric_values(training_job, values, conn)
-        c = metric_values.c
-        conn.execute(
-            select(training_jobs.c.name)
-            .where(training_jobs.c.name == training_job)
-            .with_for_update()
-        )
-        next_step = dict(
-            conn.execute(
-                select(c.metric, func.max(c.step) + 1)
-                .where(c.training_job == training_job)
-                .group_by(c.metric)
-            ).all()
-        )
+        conn.execute(_LOCK_TRAINING_JOB, {"training_job": training_job})
+        next_step = dict(conn.execute(_NEXT_STEPS, {"training_job": training_job}).all())
         rows = []
         for metric, timestamp, value in values:
             step = next_step.get(metric, 0)
@@ -451,7 +471,7 @@ class Store:
                     "value": value,
                 }
             )
-        conn.execute(insert(metric_values), rows)
+        conn.execute(_INSERT_METRIC_VALUES, rows)
 
     def metric_series(self, training_job: str, metric: str | None = None) -> list[MetricPoint]:
         c = metric_values.c

@@ -1,0 +1,217 @@
+"""The warm worker pool: a forked training job looks, runs and ends as ``python train.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from runner_support import Recorder, log_text, spec_for, survivors, write_script
+
+from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec
+from tunesmith.runner.local import LocalRunner
+from tunesmith.runner.pool import preload_modules
+
+INTERPRETER_VIEW = '''
+"""The script's docstring."""
+import json, os, resource, signal, sys
+import numpy
+
+view = {
+    "argv": sys.argv, "orig_argv": sys.orig_argv, "path": sys.path,
+    "name": __name__, "file": __file__, "doc": __doc__, "package": __package__,
+    "spec": repr(__spec__), "loader": type(__loader__).__name__, "cached": __cached__,
+    "main_is_me": sys.modules["__main__"].__dict__ is globals(),
+    "session_leader": os.getsid(0) == os.getpid(), "group_leader": os.getpgid(0) == os.getpid(),
+    "stdin": sys.stdin.read(), "stdout_tty": sys.stdout.isatty(),
+    "stdout_encoding": sys.stdout.encoding, "line_buffering": sys.stdout.line_buffering,
+    "fds": sorted(os.listdir("/proc/self/fd")),
+    "handlers": {s.name: str(signal.getsignal(s)) for s in
+                 (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGHUP)},
+    "nofile": resource.getrlimit(resource.RLIMIT_NOFILE), "umask": os.umask(0o22),
+    "cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items() if k != "TUNESMITH_POOL"},
+    "random": numpy.random.random(),
+}
+with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "view.json"), "w") as f:
+    json.dump(view, f)
+'''
+
+
+def run_one(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch, **fields: object) -> tuple[
+    TrainingJobEnded, TrainingJobSpec
+]:
+    monkeypatch.setenv("TUNESMITH_POOL", "0" if mode == "cold" else "1")
+    recorder = Recorder()
+    runner = LocalRunner(recorder)
+    spec = spec_for(tmp_path, f"{mode}-job", **fields)  # type: ignore[arg-type]
+    runner.start(spec)
+    ended = recorder.ended(spec.name, timeout=60)
+    runner.close()
+    return ended, spec
+
+
+def test_forked_script_sees_what_a_cold_one_sees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_script(tmp_path / "src", INTERPRETER_VIEW)
+    views = {}
+    for mode in ("cold", "pool"):
+        ended, spec = run_one(tmp_path, mode, monkeypatch, source_dir=tmp_path / "src",
+                              hyperparameters={"lr": "0.1"})
+        assert ended.status == "Completed", ended.failure_reason
+        views[mode] = json.loads((spec.directory / "output" / "data" / "view.json").read_text())
+    cold, pool = views["cold"], views["pool"]
+    assert cold.pop("random") != pool.pop("random")
+    for view in (cold, pool):  # the job's own folder and name differ between the two runs
+        view["env"] = {k: v for k, v in view["env"].items()
+                       if not k.startswith("SM_") and k != "TRAINING_JOB_NAME"}
+    assert pool == cold
+    assert cold["name"] == "__main__" and cold["doc"] == "The script's docstring."
+    assert cold["path"][0] == str(tmp_path / "src") and cold["argv"][1:] == ["--lr", "0.1"]
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "reason"),
+    [
+        ("import sys\nsys.exit(3)\n", 3, "exit code 3"),
+        ("import sys\nsys.exit('bad configuration')\n", 1, 'ErrorMessage "bad configuration"'),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", -15, "signal SIGTERM"),
+        ("raise KeyboardInterrupt\n", -2, '\nKeyboardInterrupt"'),
+        ("def f():\n    raise ValueError('deep')\nf()\n", 1, "\nValueError: deep\""),
+    ],
+)
+def test_exit_status_and_failure_reason_match_a_cold_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, code: int, reason: str
+) -> None:
+    write_script(tmp_path / "src", source)
+    ends = [run_one(tmp_path, mode, monkeypatch, source_dir=tmp_path / "src")[0]
+            for mode in ("cold", "pool")]
+    for ended in ends:
+        assert (ended.status, ended.exit_code) == ("Failed", code)
+        assert (ended.failure_reason or "").endswith(reason)
+    assert ends[0].failure_reason == ends[1].failure_reason  # the same traceback, line for line
+
+
+@pytest.mark.parametrize("mode", ["cold", "pool"])
+def test_threads_and_exit_handlers_finish_before_the_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    ended, spec = run_one(tmp_path, mode, monkeypatch, source="""
+        import atexit, threading, time
+        atexit.register(lambda: print("exit handler", flush=True))
+        def late():
+            time.sleep(0.3)
+            print("thread done", flush=True)
+        threading.Thread(target=late).start()
+        print("main done", flush=True)
+    """)
+    assert ended.status == "Completed"
+    assert log_text(spec).splitlines() == ["main done", "thread done", "exit handler"]
+
+
+def _preload_library(tmp_path: Path, name: str, source: str) -> dict[str, str]:
+    library = tmp_path / "lib"
+    write_script(library, source, f"{name}.py")
+    return {"PYTHONPATH": str(library), "TUNESMITH_PRELOAD": name}
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "why"),
+    [
+        ("spinner", "import threading, time\n"
+                    "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n",
+         "started 1 Python thread(s)"),
+        ("tensorflow", "VERSION = 'fake'\n", "imported tensorflow"),
+    ],
+)
+def test_a_server_unsafe_to_fork_falls_back_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, source: str, why: str
+) -> None:
+    environment = _preload_library(tmp_path, module, source)
+    ended, spec = run_one(tmp_path, "pool", monkeypatch, environment=environment, source="""
+        import os
+        print("parent", os.getppid())
+    """)
+    assert ended.status == "Completed"
+    note, output = log_text(spec).splitlines()
+    assert "not started from the warm worker pool" in note and why in note
+    assert output == f"parent {os.getpid()}"
+
+
+def test_shell_programs_and_a_disabled_pool_start_cold_without_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended, spec = run_one(tmp_path, "pool", monkeypatch, program="train.sh",
+                          source='echo "parent $PPID"\n')
+    assert ended.status == "Completed" and log_text(spec) == f"parent {os.getpid()}\n"
+    ended, spec = run_one(tmp_path, "cold", monkeypatch,
+                          source="import os\nprint('parent', os.getppid())\n")
+    assert ended.status == "Completed" and log_text(spec) == f"parent {os.getpid()}\n"
+
+
+def test_jobs_of_one_server_share_the_preloaded_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environment = _preload_library(tmp_path, "counter", "import os\nLOADED_BY = os.getpid()\n")
+    monkeypatch.setenv("TUNESMITH_POOL", "1")
+    recorder = Recorder()
+    runner = LocalRunner(recorder)
+    source = "import os, counter\nprint(counter.LOADED_BY != os.getpid(), os.getppid())\n"
+    specs = [spec_for(tmp_path, f"shared-{i}", source=source, environment=environment)
+             for i in range(3)]
+    for spec in specs:
+        runner.start(spec)
+    lines = {log_text(s).strip() for s in specs if recorder.ended(s.name).status == "Completed"}
+    runner.close()
+    assert len(lines) == 1 and lines.pop().startswith("True ")
+
+
+def test_preload_list_is_declared_or_read_from_the_top_level_imports(tmp_path: Path) -> None:
+    script = write_script(tmp_path / "src", """
+        from __future__ import annotations
+        import os, sklearn.ensemble
+        from pandas import DataFrame
+        from . import sibling
+        import helper, torch
+        try:
+            import xgboost
+        except ImportError:
+            xgboost = None
+        def later():
+            import scipy
+    """)
+    (tmp_path / "src" / "helper.py").write_text("")
+    assert preload_modules(script, {}) == ("os", "pandas", "sklearn.ensemble", "xgboost")
+    declared = {"TUNESMITH_PRELOAD": "pandas, sklearn.ensemble,,"}
+    assert preload_modules(script, declared) == ("pandas", "sklearn.ensemble")
+    script.write_text("this is not python")
+    assert preload_modules(script, {}) == ()
+
+
+RUNNER_THAT_DIES = """
+import os, signal, sys
+sys.path.insert(0, {support!r})
+from pathlib import Path
+from runner_support import Recorder, spec_for
+from tunesmith.runner.local import LocalRunner
+
+recorder = Recorder()
+runner = LocalRunner(recorder)
+spec = spec_for(Path({tmp!r}), source="import time\\ntime.sleep(1000)\\n")
+runner.start(spec)
+print(recorder.started(spec.name).pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_training_jobs_of_a_runner_that_died_do_not_survive_it(tmp_path: Path) -> None:
+    source = RUNNER_THAT_DIES.format(support=str(Path(__file__).parent), tmp=str(tmp_path))
+    died = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
+                          env={**os.environ, "TUNESMITH_POOL": "1"}, timeout=120)
+    assert died.returncode == -9, died.stderr
+    training = psutil.Process(int(died.stdout.split()[0]))
+    assert survivors([training], timeout=30) == []
