@@ -259,8 +259,8 @@ def _counter_documents(counters: Counters) -> Document:
         "TrainingJobStatusCounters": {
             "Completed": counters.completed,
             "InProgress": counters.in_progress,
-            "RetryableError": 0,
-            "NonRetryableError": counters.failed,
+            "RetryableError": counters.retryable_failed,
+            "NonRetryableError": counters.failed - counters.retryable_failed,
             "Stopped": counters.stopped,
         },
         "ObjectiveStatusCounters": {
