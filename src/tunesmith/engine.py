@@ -297,9 +297,11 @@ class TuningEngine:
                 self.name, status="Stopping", last_modified=now, only_if_status=["InProgress"]
             )
             self._complete(Completion("Stopped", "Stopped by request", stop_running=True))
-        elif self.completion is None:
+        elif self.completion is None or not self.completion.stop_running:
+            # Reaching MaxNumberOfTrainingJobs lets running jobs finish; a criterion that stops
+            # them (the tuning job's runtime limit, say) still applies while they run.
             completion = self.criteria.check(self._progress())
-            if completion is not None:
+            if completion is not None and (self.completion is None or completion.stop_running):
                 self._complete(completion)
 
     def _complete(self, completion: Completion) -> None:
@@ -358,6 +360,8 @@ class TuningEngine:
 
     def _timeout(self) -> float:
         timeout = max(0.0, self._next_heartbeat - time.time())
+        if self.completion is not None and self.completion.stop_running:
+            return timeout  # the runtime limit has nothing more to end
         left = self.criteria.seconds_left(time.time() - self.job.created)
         return timeout if left is None else min(timeout, left)
 

@@ -30,6 +30,10 @@ for step in range({steps}):
 """A training script that notes each run of itself and prints ``steps`` objective values."""
 
 
+FORKED: list[int] = []
+"""Engines forked by the running test, killed after it whatever its outcome."""
+
+
 def fork_engine(store_url: str, name: str, home: Path) -> int:
     """An engine process for the tuning job, resumed the way ``tunesmith resume`` does it (the
     job must be resumable), forked from this process so it starts in milliseconds."""
@@ -44,6 +48,7 @@ def fork_engine(store_url: str, name: str, home: Path) -> int:
             code = 0
         finally:
             os._exit(code)
+    FORKED.append(pid)
     return pid
 
 

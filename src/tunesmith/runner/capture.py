@@ -109,18 +109,30 @@ class RotatingLog:
         self._size = self._file.tell()
 
     def write(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        text = "\n".join(lines) + "\n"
-        size = len(text.encode("utf-8", errors="replace"))
-        if self._size and self._size + size > self.max_bytes:
-            self._file.close()
-            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-            self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
-            self._size = 0
-        self._file.write(text)
-        self._file.flush()
-        self._size += size
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            length = len(line.encode("utf-8", errors="replace")) + 1
+            if self._size + size + length > self.max_bytes and self._size + size > 0:
+                self._append(chunk)
+                self._rotate()
+                chunk, size = [], 0
+            chunk.append(line)
+            size += length
+        self._append(chunk)
+
+    def _append(self, lines: list[str]) -> None:
+        if lines:
+            text = "\n".join(lines) + "\n"
+            self._file.write(text)
+            self._file.flush()
+            self._size += len(text.encode("utf-8", errors="replace"))
+
+    def _rotate(self) -> None:
+        self._file.close()
+        os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+        self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._size = 0
 
     def close(self) -> None:
         self._file.close()
