@@ -216,7 +216,8 @@ class TuningEngine:
             attempt=_attempt(record.transitions),
         )
         self.running[record.name] = running
-        self.runner.adopt(self._spec(record.name, record.hyperparameters, running), record.log_offset)
+        spec = self._spec(record.name, record.hyperparameters, running)
+        self.runner.adopt(spec, record.log_offset)
         if record.status == "Stopping":
             self._stop_training_job(record.name, record.failure_reason or "Stopped by request")
 

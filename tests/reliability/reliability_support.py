@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-import tunesmith.runner.local  # noqa: F401  (imported once here, not in every forked engine)
+import tunesmith.runner.local
 import tunesmith.strategies.random  # noqa: F401
 from tunesmith import service
 from tunesmith.launch import run_engine

@@ -65,8 +65,8 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(
             pid = fork_engine(store.url, "killed", workspace.home)
             if chance.random() < 0.8:
                 # Most kills strike an engine at work, after it has rebuilt its state.
-                wait_for(lambda: (store.get_tuning_job("killed").heartbeat or 0) > forked
-                         or store.get_tuning_job("killed").status in TERMINAL_STATUSES,
+                wait_for(lambda since=forked: (store.get_tuning_job("killed").heartbeat or 0)
+                         > since or store.get_tuning_job("killed").status in TERMINAL_STATUSES,
                          timeout=60)
                 time.sleep(chance.uniform(0.0, 0.6))
             else:

@@ -105,7 +105,7 @@ class RotatingLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.max_bytes = log_max_bytes()
-        self._file = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._file = open(path, "a", encoding="utf-8", errors="replace")
         self._size = self._file.tell()
 
     def write(self, lines: list[str]) -> None:
@@ -131,7 +131,7 @@ class RotatingLog:
     def _rotate(self) -> None:
         self._file.close()
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-        self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._file = open(self.path, "a", encoding="utf-8", errors="replace")
         self._size = 0
 
     def close(self) -> None:
@@ -174,7 +174,7 @@ class FileWatch:
             self.fd = None
 
 
-_LIBC: ctypes.CDLL | None | bool = False
+_LIBC: ctypes.CDLL | bool | None = False
 
 
 def _libc() -> ctypes.CDLL | None:

@@ -376,7 +376,8 @@ class _Follow:
         else:
             lines, at_end = self.reader.read()
         if lines:
-            self.output_tail.extend(line[:MAX_FAILURE_REASON] for line in lines[-STDERR_TAIL_LINES:])
+            tail = lines[-STDERR_TAIL_LINES:]
+            self.output_tail.extend(line[:MAX_FAILURE_REASON] for line in tail)
             log_file.write(lines)
             values = self.extractor.feed_lines(lines, time.time())
             if values:
