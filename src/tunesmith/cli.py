@@ -208,7 +208,8 @@ def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
     doc = service.describe_tuning_job(workspace.store, name)
     counters = doc["TrainingJobStatusCounters"]
     limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
-    finished = counters["Completed"] + counters["Stopped"] + counters["NonRetryableError"]
+    failed = counters["RetryableError"] + counters["NonRetryableError"]
+    finished = counters["Completed"] + counters["Stopped"] + failed
     total = limits.get("MaxNumberOfTrainingJobs") or max(finished + counters["InProgress"], 1)
     status = doc["HyperParameterTuningJobStatus"]
     header = Text.assemble(
@@ -219,7 +220,7 @@ def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
     )
     line = Text(
         f"training jobs {finished}/{total} done   running {counters['InProgress']}   "
-        f"failed {counters['NonRetryableError']}   stopped {counters['Stopped']}"
+        f"failed {failed}   stopped {counters['Stopped']}"
     )
     best = doc.get("BestTrainingJob")
     if best:
@@ -322,7 +323,8 @@ def describe(
     table.add_row(
         "Training jobs",
         f"{counters['Completed']} completed, {counters['InProgress']} in progress, "
-        f"{counters['Stopped']} stopped, {counters['NonRetryableError']} failed "
+        f"{counters['Stopped']} stopped, "
+        f"{counters['RetryableError'] + counters['NonRetryableError']} failed "
         f"(of at most {config['ResourceLimits'].get('MaxNumberOfTrainingJobs', '—')}, "
         f"{config['ResourceLimits']['MaxParallelTrainingJobs']} in parallel)",
     )
@@ -373,7 +375,7 @@ def list_jobs(
     table = Table("Tuning job", "Status", "Strategy", "Training jobs", "Created", box=None)
     for s in summaries:
         c = s["TrainingJobStatusCounters"]
-        done = c["Completed"] + c["Stopped"] + c["NonRetryableError"]
+        done = c["Completed"] + c["Stopped"] + c["RetryableError"] + c["NonRetryableError"]
         most = s.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs", "—")
         table.add_row(
             s["HyperParameterTuningJobName"],

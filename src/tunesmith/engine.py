@@ -9,12 +9,11 @@ the tuning job's own runtime limit, or for its heartbeat.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import math
 import os
 import queue
 import secrets
-import signal
 import socket
 import threading
 import time
@@ -28,7 +27,7 @@ from sqlalchemy import Connection
 from tunesmith.completion import Completion, CompletionCriteria, Progress, no_success
 from tunesmith.model.errors import ConflictException
 from tunesmith.model.names import training_job_arn
-from tunesmith.recording import record_ended, record_started, transition
+from tunesmith.recording import advance, record_ended, record_started, transition
 from tunesmith.runner.base import (
     MetricsObserved,
     Runner,
@@ -40,7 +39,7 @@ from tunesmith.runner.base import (
 from tunesmith.runner.resources import this_machine, training_job_resources
 from tunesmith.service import engine_alive
 from tunesmith.space import Config, SearchSpace
-from tunesmith.store import Store, TuningJobRecord
+from tunesmith.store import Store, TrainingJobRecord, TuningJobRecord
 from tunesmith.strategies import Strategy, Trial, create_strategy
 from tunesmith.training import training_job_directory, training_job_spec
 from tunesmith.warm_start import inherited_trials
@@ -79,6 +78,8 @@ class _Running:
     last_objective: float | None = None
     steps: int = 0
     """How many objective values the script printed: its resource steps so far."""
+    started: bool = False
+    attempt: int = 1
 
 
 @dataclass
@@ -188,24 +189,18 @@ class TuningEngine:
         self.created = len(records)
         self.strategy.n_asked = len(records)
         trials = []
+        unfinished = []
         for record in sorted(records, key=lambda r: (r.end_time or math.inf, r.seq)):
-            failure = record.failure_reason
             if record.status in ("InProgress", "Stopping"):
-                # Its process belonged to an engine that is gone: its output can no longer be
-                # read, so the process is ended rather than left running unwatched.
-                _end_abandoned(record.pid, record.name)
-                failure = "The engine running this training job stopped unexpectedly"
-                self.store.update_training_job(
-                    record.name,
-                    status="Failed",
-                    secondary_status="Failed",
-                    end_time=time.time(),
-                    objective_status="Failed",
-                    failure_reason=failure,
-                )
+                unfinished.append(record)
+                continue
             value = record.final_objective if record.objective_status == "Succeeded" else None
-            trials.append(self._account(record.name, record.hyperparameters, value, failure))
+            trials.append(
+                self._account(record.name, record.hyperparameters, value, record.failure_reason)
+            )
         self._replay_curves()
+        for record in unfinished:
+            self._adopt(record)
         # Warm start: the ancestors' results come first, for the strategy alone (the job's own
         # counters and completion criteria count only its own training jobs).
         inherited = inherited_trials(self.store, self.name, self.space, self.maximize)
@@ -238,6 +233,42 @@ class TuningEngine:
                 )
             _CLAIMS.add(key)
             self._claimed = True
+
+    def _adopt(self, record: TrainingJobRecord) -> None:
+        """Take over a training job the engine that died was running: the runner follows its
+        process if it still runs, finishes it from its exit status if it ended, and reports
+        it failed (to be retried) if it was lost."""
+        series = self.store.metric_series(record.name, self.job.objective_metric)
+        running = _Running(
+            self.space.from_hyperparameters(record.hyperparameters),
+            list(record.transitions),
+            last_objective=series[-1].value if series else None,
+            steps=len(series),
+            started=record.start_time is not None,
+            attempt=_attempt(record.transitions),
+        )
+        self.running[record.name] = running
+        spec = self._spec(record.name, record.hyperparameters, running)
+        self.runner.adopt(spec, record.log_offset)
+        if record.status == "Stopping":
+            self._stop_training_job(record.name, record.failure_reason or "Stopped by request")
+
+    def _spec(self, name: str, tuned: dict[str, str], running: _Running) -> TrainingJobSpec:
+        spec = training_job_spec(
+            self.definition,
+            name=name,
+            directory=training_job_directory(self.home, name, self.name),
+            tuned=tuned,
+            objective_metric=self.job.objective_metric,
+            tuning_job_name=self.name,
+        )
+        # MaxRuntimeInSeconds bounds all attempts together, from the first one's start.
+        first = next((t["StartTime"] for t in running.transitions if t["Status"] == "Training"),
+                     None)
+        limit = spec.max_runtime_seconds
+        if limit is not None and first is not None:
+            limit = max(0.0, limit - (time.time() - first))
+        return dataclasses.replace(spec, attempt=running.attempt, max_runtime_seconds=limit)
 
     def _replay_curves(self) -> None:
         """Give the stoppers the learning curves of the training jobs already run."""
@@ -299,9 +330,11 @@ class TuningEngine:
                 self.name, status="Stopping", last_modified=now, only_if_status=["InProgress"]
             )
             self._complete(Completion("Stopped", "Stopped by request", stop_running=True))
-        elif self.completion is None:
+        elif self.completion is None or not self.completion.stop_running:
+            # Reaching MaxNumberOfTrainingJobs lets running jobs finish; a criterion that stops
+            # them (the tuning job's runtime limit, say) still applies while they run.
             completion = self.criteria.check(self._progress())
-            if completion is not None:
+            if completion is not None and (self.completion is None or completion.stop_running):
                 self._complete(completion)
 
     def _complete(self, completion: Completion) -> None:
@@ -313,7 +346,8 @@ class TuningEngine:
     def _stop_training_job(self, name: str, reason: str) -> None:
         if name in self.running and name not in self._stopping_sent:
             self._stopping_sent.add(name)
-            self.store.update_training_job(name, status="Stopping")
+            # The reason is kept for an engine that takes the stop over after a crash.
+            self.store.update_training_job(name, status="Stopping", failure_reason=reason)
             self.runner.stop(name, reason)
 
     def _launch(self) -> None:
@@ -360,18 +394,13 @@ class TuningEngine:
         )
         name = template.format(seq=seq)
         self.created += 1
-        self.running[name] = _Running(config, transitions)
-        return training_job_spec(
-            self.definition,
-            name=name,
-            directory=training_job_directory(self.home, name, self.name),
-            tuned=tuned,
-            objective_metric=self.job.objective_metric,
-            tuning_job_name=self.name,
-        )
+        self.running[name] = running = _Running(config, transitions)
+        return self._spec(name, tuned, running)
 
     def _timeout(self) -> float:
         timeout = max(0.0, self._next_heartbeat - time.time())
+        if self.completion is not None and self.completion.stop_running:
+            return timeout  # the runtime limit has nothing more to end
         left = self.criteria.seconds_left(time.time() - self.job.created)
         return timeout if left is None else min(timeout, left)
 
@@ -399,15 +428,23 @@ class TuningEngine:
         to_stop: dict[str, str] = {}
         with self.store.write() as conn:
             metrics: dict[str, list[tuple[str, float, float]]] = {}
+            offsets: dict[str, int] = {}
             for event in batch:
                 if isinstance(event, MetricsObserved):
                     self._on_metrics(event, metrics, to_stop)
+                    if event.log_offset is not None and event.name in self.running:
+                        offsets[event.name] = event.log_offset
             for name, values in metrics.items():
                 self.store.add_metric_values(name, values, conn)
+            # With the values, in one transaction: a resumed engine reads on from there.
+            for name, offset in offsets.items():
+                self.store.update_training_job(name, conn, log_offset=offset)
             for event in batch:
                 if isinstance(event, TrainingJobStarted):
                     self._on_started(event, conn)
                 elif isinstance(event, TrainingJobEnded) and event.name in self.running:
+                    if self._retry(event, conn):
+                        continue
                     trials.append(self._on_ended(event, conn))
         for name, reason in to_stop.items():
             self._stop_training_job(name, reason)
@@ -417,7 +454,9 @@ class TuningEngine:
             self._check_convergence()
 
     def _on_started(self, event: TrainingJobStarted, conn: Connection) -> None:
-        if (running := self.running.get(event.name)) is not None:
+        running = self.running.get(event.name)
+        if running is not None and not running.started:
+            running.started = True
             record_started(self.store, conn, event, running.transitions)
 
     def _on_metrics(
@@ -440,6 +479,32 @@ class TuningEngine:
                 reason = stopper.report(event.name, running.steps, self._loss(v.value))
                 if reason is not None and event.name not in to_stop:
                     to_stop[event.name] = reason
+
+    def _retry(self, event: TrainingJobEnded, conn: Connection) -> bool:
+        """Run a training job again after an infrastructure failure, while ``RetryStrategy``
+        allows: the same training job, its attempts told by its secondary status transitions
+        (``Restarting``, then ``Starting`` again), as SageMaker shows them."""
+        running = self.running[event.name]
+        retries = (self.definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
+        stopping = self.completion is not None and self.completion.stop_running
+        if event.status != "Failed" or not event.retryable or running.attempt > retries \
+                or stopping:
+            return False
+        running.attempt += 1
+        message = f"Attempt {running.attempt - 1} failed: {event.failure_reason or 'Failed'}"
+        advance(running.transitions, "Restarting", event.time, message[:1024])
+        advance(running.transitions, "Starting", event.time,
+                f"Launching attempt {running.attempt} of {retries + 1}")
+        # The failed attempt's values are not results; its output stays in the log.
+        self.store.delete_metric_values(event.name, conn)
+        self.store.update_training_job(
+            event.name, conn, status="InProgress", secondary_status="Starting",
+            transitions=running.transitions, log_offset=None, pid=None, exit_code=None,
+        )
+        running.last_objective, running.steps, running.started = None, 0, False
+        tuned = self.space.to_hyperparameters(running.config)
+        self.runner.start(self._spec(event.name, tuned, running))
+        return True
 
     def _on_ended(self, event: TrainingJobEnded, conn: Connection) -> Trial:
         running = self.running.pop(event.name)
@@ -485,18 +550,9 @@ class TuningEngine:
         return completion.status
 
 
-def _end_abandoned(pid: int | None, name: str) -> None:
-    """Kill the process group of a training job whose engine died, if it still runs here and
-    really is that training job (its environment names it), not a process that reused the id."""
-    if pid is None:
-        return
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return
-    if f"TRAINING_JOB_NAME={name}".encode() in environ:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+def _attempt(transitions: list[dict[str, Any]]) -> int:
+    """Which attempt of a training job runs: one more than its restarts."""
+    return 1 + sum(1 for t in transitions if t["Status"] == "Restarting")
 
 
 def _strategy_options(request: dict[str, Any]) -> dict[str, Any]:

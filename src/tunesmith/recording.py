@@ -80,6 +80,7 @@ def record_ended(
         model_artifacts=event.model_artifacts,
         notes=notes,
         transitions=transitions,
+        retryable=event.status == "Failed" and event.retryable,
         **values,
     )
     return failure

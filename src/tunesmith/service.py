@@ -179,18 +179,18 @@ def _engine_silence_seconds() -> float:
 
 
 def engine_alive(job: TuningJobRecord, now: float | None = None) -> bool:
-    """Whether some engine still runs the tuning job: its heartbeat is recent (engines beat
-    every second), or its process lives on this host."""
+    """Whether some engine still runs the tuning job: its process lives on this host, or, for an
+    engine of another host, its heartbeat is recent (engines beat every second)."""
     if job.status in TERMINAL_STATUSES:
         return False
     now = time.time() if now is None else now
+    here = job.engine_pid is not None and job.engine_host == socket.gethostname()
+    if here and not _process_exists(job.engine_pid):  # type: ignore[arg-type]
+        # An engine of this host that is gone is known dead at once, whatever its heartbeat.
+        return False
     if job.heartbeat is not None and now - job.heartbeat < _engine_silence_seconds():
         return True
-    return (
-        job.engine_pid is not None
-        and job.engine_host == socket.gethostname()
-        and _process_exists(job.engine_pid)
-    )
+    return here
 
 
 def _process_exists(pid: int) -> bool:
@@ -259,8 +259,8 @@ def _counter_documents(counters: Counters) -> Document:
         "TrainingJobStatusCounters": {
             "Completed": counters.completed,
             "InProgress": counters.in_progress,
-            "RetryableError": 0,
-            "NonRetryableError": counters.failed,
+            "RetryableError": counters.retryable_failed,
+            "NonRetryableError": counters.failed - counters.retryable_failed,
             "Stopped": counters.stopped,
         },
         "ObjectiveStatusCounters": {

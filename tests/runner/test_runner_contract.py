@@ -17,7 +17,7 @@ from tunesmith.runner.local import LocalRunner
 DUMP = """
 import json, os, sys
 json.dump(
-    {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ), "ppid": os.getppid()},
+    {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ), "ppid": os.getppid(), "pid": os.getpid()},
     open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "seen.json"), "w"),
 )
 """
@@ -47,8 +47,11 @@ def run(tmp_path: Path, **fields: object) -> tuple[dict, Path]:
     runner.close()
     assert ended.status == "Completed", ended.failure_reason
     seen = json.loads((spec.directory / "output" / "data" / "seen.json").read_text())
-    # Started cold, the script is this process's child; from the pool, the fork server's.
-    assert (seen["ppid"] == os.getpid()) == (os.environ["TUNESMITH_POOL"] == "0")
+    # Started cold, the script runs under the shell that leads its group; from the pool, the
+    # script leads the group itself. Either way the recorded process is the group's leader.
+    leader = json.loads((spec.directory / "runner" / "process.json").read_text())["pid"]
+    cold = os.environ["TUNESMITH_POOL"] == "0"
+    assert leader == (seen["ppid"] if cold else seen["pid"])
     return seen, spec.directory
 
 

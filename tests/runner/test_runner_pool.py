@@ -26,7 +26,7 @@ view = {
     "name": __name__, "file": __file__, "doc": __doc__, "package": __package__,
     "spec": repr(__spec__), "loader": type(__loader__).__name__, "cached": __cached__,
     "main_is_me": sys.modules["__main__"].__dict__ is globals(),
-    "session_leader": os.getsid(0) == os.getpid(), "group_leader": os.getpgid(0) == os.getpid(),
+    "sid": os.getsid(0), "pgid": os.getpgid(0),
     "stdin": sys.stdin.read(), "stdout_tty": sys.stdout.isatty(),
     "stdout_encoding": sys.stdout.encoding, "line_buffering": sys.stdout.line_buffering,
     "fds": sorted(os.listdir("/proc/self/fd")),
@@ -54,6 +54,11 @@ def run_one(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch, **fields
     return ended, spec
 
 
+def group_leader(spec: TrainingJobSpec) -> int:
+    """The process the runner recorded as leading the training job's process group."""
+    return json.loads((Path(spec.directory) / "runner" / "process.json").read_text())["pid"]
+
+
 def test_forked_script_sees_what_a_cold_one_sees(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,6 +71,11 @@ def test_forked_script_sees_what_a_cold_one_sees(
         views[mode] = json.loads((spec.directory / "output" / "data" / "view.json").read_text())
     cold, pool = views["cold"], views["pool"]
     assert cold.pop("random") != pool.pop("random")
+    # Each runs in a session and group of its own (led by the shell when cold, by the script
+    # itself when forked), apart from the runner's.
+    for view in (cold, pool):
+        sid, pgid = view.pop("sid"), view.pop("pgid")
+        assert sid == pgid != os.getsid(0)
     for view in (cold, pool):  # the job's own folder and name differ between the two runs
         view["env"] = {k: v for k, v in view["env"].items()
                        if not k.startswith("SM_") and k != "TRAINING_JOB_NAME"}
@@ -139,7 +149,7 @@ def test_a_server_unsafe_to_fork_falls_back_with_a_note(
     assert ended.status == "Completed"
     note, output = log_text(spec).splitlines()
     assert "not started from the warm worker pool" in note and why in note
-    assert output == f"parent {os.getpid()}"
+    assert output == f"parent {group_leader(spec)}"  # the shell a cold start runs under
 
 
 def test_shell_programs_and_a_disabled_pool_start_cold_without_a_note(
@@ -147,10 +157,10 @@ def test_shell_programs_and_a_disabled_pool_start_cold_without_a_note(
 ) -> None:
     ended, spec = run_one(tmp_path, "pool", monkeypatch, program="train.sh",
                           source='echo "parent $PPID"\n')
-    assert ended.status == "Completed" and log_text(spec) == f"parent {os.getpid()}\n"
+    assert ended.status == "Completed" and log_text(spec) == f"parent {group_leader(spec)}\n"
     ended, spec = run_one(tmp_path, "cold", monkeypatch,
                           source="import os\nprint('parent', os.getppid())\n")
-    assert ended.status == "Completed" and log_text(spec) == f"parent {os.getpid()}\n"
+    assert ended.status == "Completed" and log_text(spec) == f"parent {group_leader(spec)}\n"
 
 
 def test_jobs_of_one_server_share_the_preloaded_modules(

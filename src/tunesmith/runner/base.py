@@ -7,6 +7,7 @@ with :data:`RunnerEvent` values. The engine never touches processes itself.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class TrainingJobSpec:
     """What the job holds while it runs (default: nothing in particular)."""
     input_mode: str = "File"
     tuning_job_name: str | None = None
+    attempt: int = 1
+    """Which run of the training job this is (``RetryStrategy`` runs it again after an
+    infrastructure failure)."""
     command: tuple[str, ...] = ()
     """CreateTrainingJob's ``ContainerEntrypoint`` + ``ContainerArguments``: when given, this
     runs instead of the entry point, without hyperparameter arguments (they stay in
@@ -83,6 +87,9 @@ class MetricsObserved:
 
     name: str
     values: tuple[MetricValue, ...]
+    log_offset: int | None = None
+    """Where the output not yet read starts (the end of the lines these values came from): a
+    runner that adopts the job later continues from there, so no value is read twice."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,9 @@ class TrainingJobEnded:
     model_artifacts: str | None = None
     notes: tuple[str, ...] = ()
     """Things the user should know, e.g. a metric regex that matched text that is no number."""
+    retryable: bool = False
+    """A ``Failed`` end caused by the infrastructure (killed by a signal, out of memory, the
+    process lost), not by the script: ``RetryStrategy`` may run the job again."""
 
 
 RunnerEvent = TrainingJobStarted | MetricsObserved | TrainingJobEnded
@@ -127,6 +137,19 @@ class Runner(ABC):
         """How many training jobs asking for ``request`` this backend runs at once (``None``:
         as many as asked); a request it can never satisfy is a ``ValidationException``."""
         return None
+
+    def adopt(self, spec: TrainingJobSpec, log_offset: int | None) -> None:
+        """Take over a training job that an earlier runner (of an engine that died) started as
+        attempt ``spec.attempt``: follow its output from ``log_offset`` and report its end, like a
+        started job. A runner that cannot reach such a process reports the job ``Failed``
+        (retryable), which is what this default does."""
+        self.sink(
+            TrainingJobEnded(
+                spec.name, "Failed", "Failed", time.time(), retryable=True,
+                failure_reason="InternalServerError: the training job's process was lost with "
+                "the engine that ran it",
+            )
+        )
 
     @abstractmethod
     def running(self) -> list[str]:

@@ -190,6 +190,7 @@ def prepare(spec: TrainingJobSpec, parent_env: Mapping[str, str] | None = None) 
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(gpu) for gpu in spec.gpus)
     env["PYTHONUNBUFFERED"] = "1"
     env["TRAINING_JOB_NAME"] = spec.name
+    env["PWD"] = str(code_dir)  # as a shell starting the script in its folder sets it
     env.update(spec.environment)
     return TrainingProcess(
         argv=spec.command or (*_program_command(spec, program), *arguments),

@@ -42,7 +42,7 @@ READY_SECONDS = 600.0
 SERVER_EXIT_SECONDS = 5.0
 # The environment of one training job alone; the server starts with everything else.
 PER_JOB_ENV_PREFIXES = ("SM_",)
-PER_JOB_ENV = frozenset({"TRAINING_JOB_NAME", "CUDA_VISIBLE_DEVICES"})
+PER_JOB_ENV = frozenset({"TRAINING_JOB_NAME", "CUDA_VISIBLE_DEVICES", "PWD"})
 # Imported by the child itself: their state does not survive a fork.
 AFTER_FORK_MODULES = frozenset(
     {"torch", *(m.split(".")[0] for m in fork_server.FORK_UNSAFE_MODULES)}

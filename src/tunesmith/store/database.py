@@ -114,6 +114,11 @@ def _open_sqlite(url: str) -> Engine:
 
 MIGRATIONS: dict[int, list[str]] = {
     # version -> statements that bring version-1 to version; version 1 is the initial schema.
+    # 2: where a training job's unread output starts, and whether its failure may be retried.
+    2: [
+        "ALTER TABLE training_jobs ADD COLUMN log_offset INTEGER",
+        "ALTER TABLE training_jobs ADD COLUMN retryable INTEGER",
+    ],
 }
 
 

@@ -79,6 +79,10 @@ class TrainingJobRecord:
     notes: list[str]
     transitions: list[dict[str, Any]]
     definition: dict[str, Any] | None
+    log_offset: int | None = None
+    """Where the output not yet read into the store starts."""
+    retryable: bool | None = None
+    """Whether a failure was the infrastructure's (``RetryableError``), not the script's."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class Counters:
     in_progress: int = 0
     stopped: int = 0
     failed: int = 0
+    retryable_failed: int = 0
+    """Of ``failed``: the ones the infrastructure failed."""
     objective_succeeded: int = 0
     objective_pending: int = 0
     objective_failed: int = 0
@@ -162,6 +168,8 @@ def _record(cls: type, row: Any) -> Any:
         value = mapping[f.name]
         if f.name in _JSON_COLUMNS and value is not None:
             value = json.loads(value)
+        elif f.name == "retryable" and value is not None:
+            value = bool(value)
         values[f.name] = value
     return cls(**values)
 
@@ -380,9 +388,9 @@ class Store:
     def counters(self, tuning_job: str, conn: Connection | None = None) -> Counters:
         c = training_jobs.c
         query = (
-            select(c.status, c.objective_status, func.count())
+            select(c.status, c.objective_status, c.retryable, func.count())
             .where(c.tuning_job == tuning_job)
-            .group_by(c.status, c.objective_status)
+            .group_by(c.status, c.objective_status, c.retryable)
         )
         if conn is None:
             with self.read() as conn:
@@ -391,7 +399,10 @@ class Store:
             rows = conn.execute(query).all()
         status_counts = {"Completed": 0, "InProgress": 0, "Stopped": 0, "Failed": 0}
         objective_counts = {"Succeeded": 0, "Pending": 0, "Failed": 0}
-        for status, objective_status, count in rows:
+        retryable_failed = 0
+        for status, objective_status, retryable, count in rows:
+            if status == "Failed" and retryable:
+                retryable_failed += count
             # A job being stopped still runs, as SageMaker counts it.
             status_counts["InProgress" if status == "Stopping" else status] += count
             objective_counts[objective_status or "Pending"] += count
@@ -400,6 +411,7 @@ class Store:
             in_progress=status_counts["InProgress"],
             stopped=status_counts["Stopped"],
             failed=status_counts["Failed"],
+            retryable_failed=retryable_failed,
             objective_succeeded=objective_counts["Succeeded"],
             objective_pending=objective_counts["Pending"],
             objective_failed=objective_counts["Failed"],
@@ -472,6 +484,10 @@ class Store:
                 }
             )
         conn.execute(_INSERT_METRIC_VALUES, rows)
+
+    def delete_metric_values(self, training_job: str, conn: Connection) -> None:
+        """Forget a training job's metric values (those of an attempt that is run again)."""
+        conn.execute(delete(metric_values).where(metric_values.c.training_job == training_job))
 
     def metric_series(self, training_job: str, metric: str | None = None) -> list[MetricPoint]:
         c = metric_values.c

@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -68,6 +68,8 @@ training_jobs = Table(
     Column("notes", Text),
     Column("transitions", Text, nullable=False),
     Column("definition", Text),
+    Column("log_offset", Integer),
+    Column("retryable", Integer),
     Index("ix_training_jobs_tuning_job_seq", "tuning_job", "seq"),
     Index("ix_training_jobs_tuning_job_objective", "tuning_job", "final_objective"),
     # Covers the counters, ConsumedResources and "finished after" of Describe: read from the

@@ -196,7 +196,7 @@ async function jobsView() {
   ], jobs));
 }
 
-function finished(c) { return c.Completed + c.Stopped + c.NonRetryableError; }
+function finished(c) { return c.Completed + c.Stopped + c.RetryableError + c.NonRetryableError; }
 
 async function jobView(name, after) {
   const { Description: d, TrainingJobSummaries: summaries } = await api(`jobs/${encodeURIComponent(name)}`);
@@ -207,7 +207,7 @@ async function jobView(name, after) {
     el("h1", {}, name, " ", status(d.HyperParameterTuningJobStatus), " ", stop),
     el("dl", { class: "facts" },
       el("dt", {}, "Strategy"), el("dd", {}, d.HyperParameterTuningJobConfig.Strategy),
-      el("dt", {}, "Training jobs"), el("dd", {}, `${c.Completed} completed, ${c.InProgress} running, ${c.Stopped} stopped, ${c.NonRetryableError} failed`),
+      el("dt", {}, "Training jobs"), el("dd", {}, `${c.Completed} completed, ${c.InProgress} running, ${c.Stopped} stopped, ${c.RetryableError + c.NonRetryableError} failed`),
       el("dt", {}, "Best"), el("dd", {}, best
         ? [link(`#/training-jobs/${encodeURIComponent(best.TrainingJobName)}`, best.TrainingJobName), ` ${number(best.FinalHyperParameterTuningJobObjectiveMetric.Value)}`]
         : "—"),

@@ -1,0 +1,118 @@
+"""Long runs and shared homes: 2,000 trivial training jobs read by 4 concurrent readers end
+with exact counters; several engines on one SQLite home while others describe, list and stop
+hit no lock error."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from reliability_support import fork_engine, kill_and_reap, record_figures, training_processes
+
+from helpers import tuning_document, wait_for
+from tunesmith import service
+from tunesmith.api import Workspace
+from tunesmith.store import TERMINAL_STATUSES, Store
+
+TRIVIAL = "echo score: 1\n"
+SOAK_TRAINING_JOBS = 2000
+READERS = 4
+
+
+def _readers(store_url: str, names: list[str], stop: threading.Event, errors: list[str],
+             reads: list[int]) -> list[threading.Thread]:
+    """Threads that describe and list the tuning jobs until told to stop, each with a store
+    of its own, as separate clients would."""
+
+    def read(index: int) -> None:
+        store = Store(store_url)
+        count = 0
+        while not stop.is_set():
+            name = names[count % len(names)]
+            try:
+                service.describe_tuning_job(store, name)
+                service.list_training_jobs_for_tuning_job(store, name, max_results=100,
+                                                          sort_by="CreationTime")
+                service.list_tuning_jobs(store)
+            except Exception as error:
+                errors.append(f"{type(error).__name__}: {error}")
+            count += 1
+        reads[index] = count
+        store.close()
+
+    return [threading.Thread(target=read, args=(i,), daemon=True) for i in range(READERS)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_2000_training_jobs_with_4_readers_end_with_exact_counters(home, script_dir) -> None:
+    source = script_dir(TRIVIAL, "train.sh")
+    document = tuning_document("soak", source, program="train.sh", strategy="Random",
+                               max_jobs=SOAK_TRAINING_JOBS, parallel=8)
+    store = Workspace.open(home).store
+    service.create_tuning_job_record(store, document)
+    stop = threading.Event()
+    errors: list[str] = []
+    reads = [0] * READERS
+    readers = _readers(store.url, ["soak"], stop, errors, reads)
+    started = time.monotonic()
+    engine = fork_engine(store.url, "soak", Path(home).resolve())
+    for reader in readers:
+        reader.start()
+    wait_for(lambda: store.get_tuning_job("soak").status in TERMINAL_STATUSES, timeout=850,
+             interval=0.5)
+    duration = time.monotonic() - started
+    stop.set()
+    for reader in readers:
+        reader.join()
+    kill_and_reap(engine)
+    doc = service.describe_tuning_job(store, "soak")
+    record_figures("soak", {"training_jobs": SOAK_TRAINING_JOBS, "readers": READERS,
+                            "reads": sum(reads), "read_errors": len(errors),
+                            "seconds": round(duration, 1)})
+    assert errors == []
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    assert doc["TrainingJobStatusCounters"] == {
+        "Completed": SOAK_TRAINING_JOBS, "InProgress": 0, "RetryableError": 0,
+        "NonRetryableError": 0, "Stopped": 0,
+    }
+    assert doc["ObjectiveStatusCounters"]["Succeeded"] == SOAK_TRAINING_JOBS
+    assert len(store.training_jobs("soak")) == SOAK_TRAINING_JOBS
+    assert training_processes("soak-") == []
+
+
+@pytest.mark.slow
+def test_engines_sharing_a_home_with_readers_and_a_stop_hit_no_lock(home, script_dir) -> None:
+    source = script_dir(TRIVIAL, "train.sh")
+    store = Workspace.open(home).store
+    names = [f"shared-{i}" for i in range(4)]
+    for name in names:
+        service.create_tuning_job_record(store, tuning_document(
+            name, source, program="train.sh", strategy="Random", max_jobs=40, parallel=3))
+    stop = threading.Event()
+    errors: list[str] = []
+    reads = [0] * READERS
+    readers = _readers(store.url, names, stop, errors, reads)
+    engines = [fork_engine(store.url, name, Path(home).resolve()) for name in names]
+    for reader in readers:
+        reader.start()
+    wait_for(lambda: store.counters(names[-1]).completed >= 3, timeout=120)
+    service.stop_tuning_job(store, names[-1])
+    wait_for(lambda: all(store.get_tuning_job(n).status in TERMINAL_STATUSES for n in names),
+             timeout=240, interval=0.2)
+    stop.set()
+    for reader in readers:
+        reader.join()
+    for engine in engines:
+        kill_and_reap(engine)
+    record_figures("shared_home", {"engines": len(names), "readers": READERS,
+                                   "reads": sum(reads), "lock_errors": len(errors)})
+    assert errors == []
+    assert [store.get_tuning_job(n).status for n in names] == ["Completed"] * 3 + ["Stopped"]
+    for name in names[:3]:
+        assert store.counters(name).completed == 40
+    for name in names:
+        assert store.get_tuning_job(name).failure_reason is None
+    assert training_processes("shared-") == []
