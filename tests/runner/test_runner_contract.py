@@ -17,7 +17,8 @@ from tunesmith.runner.local import LocalRunner
 DUMP = """
 import json, os, sys
 json.dump(
-    {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ), "ppid": os.getppid(), "pid": os.getpid()},
+    {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ), "ppid": os.getppid(),
+     "pid": os.getpid()},
     open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "seen.json"), "w"),
 )
 """

@@ -460,7 +460,14 @@ def _data_violations(
                 "a channel name must name a folder of its own (not . or ..)",
             )
         s3 = channel.DataSource.S3DataSource
-        if s3 is not None and local_path(s3.S3Uri) is None:
+        if s3 is None:
+            yield Violation(
+                f"{path}.DataSource.S3DataSource",
+                NULL,
+                "a channel's data is read from S3DataSource.S3Uri (a local path or file:// URI); "
+                "FileSystemDataSource is not available on this machine",
+            )
+        elif local_path(s3.S3Uri) is None:
             yield _remote_violation(f"{path}.DataSource.S3DataSource.S3Uri", s3.S3Uri)
     if output is not None and output.S3OutputPath and local_path(output.S3OutputPath) is None:
         yield _remote_violation(f"{prefix}OutputDataConfig.S3OutputPath", output.S3OutputPath)

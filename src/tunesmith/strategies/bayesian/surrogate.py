@@ -22,15 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from tunesmith.strategies.base import Trial
 from tunesmith.strategies.bayesian.encoding import Encoding
 from tunesmith.strategies.bayesian.gp import GaussianProcess, Hyperparameters, fit_hyperparameters
-
-try:
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # an optional package: without it BLAS keeps its own thread count
-    ThreadpoolController = None
 
 FIT_CAP = 200
 ACTIVE_CAP = 600
@@ -158,15 +154,12 @@ _controller = None
 
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Linear algebra on one thread for the duration (when ``threadpoolctl`` is installed).
+    """Linear algebra on one thread for the duration.
 
     The model's matrices are small (at most ``ACTIVE_CAP`` rows): several BLAS threads gain
     nothing on them, and on a busy machine their busy-waiting multiplies the CPU time of a
     proposal several times over, taken from the training jobs running beside it."""
     global _controller
-    if ThreadpoolController is None:
-        yield
-        return
     if _controller is None:
         _controller = ThreadpoolController()
     with _controller.limit(limits=1, user_api="blas"):
