@@ -53,12 +53,7 @@ def list_hyper_parameter_tuning_jobs(ctx: Context, params: Params) -> Document:
         next_token=params.get("NextToken"),
         sort_by=params.get("SortBy", "Name"),
         sort_order=params.get("SortOrder", "Ascending"),
-        name_contains=params.get("NameContains"),
-        status_equals=params.get("StatusEquals"),
-        creation_time_after=params.get("CreationTimeAfter"),
-        creation_time_before=params.get("CreationTimeBefore"),
-        last_modified_time_after=params.get("LastModifiedTimeAfter"),
-        last_modified_time_before=params.get("LastModifiedTimeBefore"),
+        **_listing_filters(params),
     )
 
 
@@ -115,12 +110,7 @@ def list_training_jobs(ctx: Context, params: Params) -> Document:
         next_token=params.get("NextToken"),
         sort_by=params.get("SortBy", "CreationTime"),
         sort_order=params.get("SortOrder", "Ascending"),
-        name_contains=params.get("NameContains"),
-        status_equals=params.get("StatusEquals"),
-        creation_time_after=params.get("CreationTimeAfter"),
-        creation_time_before=params.get("CreationTimeBefore"),
-        last_modified_time_after=params.get("LastModifiedTimeAfter"),
-        last_modified_time_before=params.get("LastModifiedTimeBefore"),
+        **_listing_filters(params),
     )
 
 
@@ -201,3 +191,15 @@ READS = frozenset(name for name in OPERATIONS if name.startswith(("Describe", "L
 
 MODEL_CHECKED = frozenset({"CreateHyperParameterTuningJob", "CreateTrainingJob"})
 """Operations whose requests ``tunesmith.model`` validates (the wire check is for types only)."""
+
+
+def _listing_filters(params: dict[str, Any]) -> dict[str, Any]:
+    """The filters ListHyperParameterTuningJobs and ListTrainingJobs share."""
+    return {
+        "name_contains": params.get("NameContains"),
+        "status_equals": params.get("StatusEquals"),
+        "creation_time_after": params.get("CreationTimeAfter"),
+        "creation_time_before": params.get("CreationTimeBefore"),
+        "last_modified_time_after": params.get("LastModifiedTimeAfter"),
+        "last_modified_time_before": params.get("LastModifiedTimeBefore"),
+    }
