@@ -208,9 +208,9 @@ def test_a_standalone_training_job_has_a_stop_button_and_a_log(
     sagemaker.create_training_job(**training_job_request("alone", source, tmp_path / "output"))
     browser = Browser(running.url)
     browser.sign_in()
-    wait_for(lambda: "score: 0.25" in browser.json("GET", "/ui/api/training-jobs/alone")[1]
-             ["Log"], timeout=60)
-    status, view = browser.json("GET", "/ui/api/training-jobs/alone")
+    # The log line is written as it comes; its metric value is recorded a moment later.
+    view = wait_for(lambda: (lambda v: v if "score: 0.25" in v["Log"] and v["Metrics"] else None)(
+        browser.json("GET", "/ui/api/training-jobs/alone")[1]), timeout=60)
     assert view["TuningJobName"] is None
     assert [p["Value"] for p in view["Metrics"]] == [0.25]
 
