@@ -53,7 +53,7 @@ IMPORTS_SKLEARN = "import sklearn.ensemble\n"
 # Times the seed's own fit (reading the data, training, scoring) and prints it for a metric
 # regex; everything else is the seed script's main block.
 TIMED_TRAIN = '''
-import argparse, os, time
+import time
 from pathlib import Path
 
 import joblib
@@ -63,15 +63,7 @@ import sklearn.ensemble  # noqa: F401
 import train
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n-estimators", type=int, default=100)
-    parser.add_argument("--max-depth", type=int, default=10)
-    parser.add_argument("--min-samples-leaf", type=int, default=1)
-    parser.add_argument("--max-features", type=str, default="auto")
-    parser.add_argument("--min-weight-fraction-leaf", type=float, default=0.1)
-    parser.add_argument("--model-dir", type=str, default=os.environ.get("SM_MODEL_DIR"))
-    parser.add_argument("--train", type=str, default=os.environ.get("SM_CHANNEL_TRAIN"))
-    args, _ = parser.parse_known_args()
+    args = train.parse_arguments()
     started = time.perf_counter()
     model = train.fit(args.train, args.n_estimators, args.max_depth, args.min_samples_leaf,
                       args.max_features, args.min_weight_fraction_leaf)

@@ -40,7 +40,7 @@ def fit(train_dir, n_estimators, max_depth, min_samples_leaf, max_features,
     return m
 
 
-if __name__ == "__main__":
+def parse_arguments():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-estimators", type=int, default=100)
     parser.add_argument("--max-depth", type=int, default=10)
@@ -50,7 +50,11 @@ if __name__ == "__main__":
     parser.add_argument("--model-dir", type=str, default=os.environ.get("SM_MODEL_DIR"))
     parser.add_argument("--train", type=str, default=os.environ.get("SM_CHANNEL_TRAIN"))
     args, _ = parser.parse_known_args()
+    return args
 
+
+if __name__ == "__main__":
+    args = parse_arguments()
     model = fit(args.train, args.n_estimators, args.max_depth, args.min_samples_leaf,
                 args.max_features, args.min_weight_fraction_leaf)
     if args.model_dir:
