@@ -27,6 +27,7 @@ from helpers import wait_for
 from tunesmith.api import Workspace
 from tunesmith.server.engines import process_alive
 
+
 @pytest.fixture(autouse=True)
 def cold_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Training jobs started cold outlive their engine and are adopted by the next one (the warm
