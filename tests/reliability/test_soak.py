@@ -1,11 +1,12 @@
-"""Long runs and shared homes: 2,000 trivial training jobs read by 4 concurrent readers end
-with exact counters; several engines on one SQLite home while others describe, list and stop
-hit no lock error."""
+"""Long runs and shared stores: 2,000 trivial training jobs read by 4 concurrent readers end
+with exact counters; several engines on one SQLite home, and on one PostgreSQL database, while
+others describe, list and stop hit no lock error and lose no update."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,10 +84,23 @@ def test_2000_training_jobs_with_4_readers_end_with_exact_counters(home, script_
     assert training_processes("soak-") == []
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest, home: Path) -> Iterator[Store]:
+    """The home's own SQLite store, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield Workspace.open(home).store
+        return
+    store = Store(request.getfixturevalue("postgres_url"))
+    yield store
+    store.close()
+
+
 @pytest.mark.slow
-def test_engines_sharing_a_home_with_readers_and_a_stop_hit_no_lock(home, script_dir) -> None:
+def test_engines_sharing_a_store_with_readers_and_a_stop_hit_no_lock(
+    home, script_dir, shared_store: Store
+) -> None:
     source = script_dir(TRIVIAL, "train.sh")
-    store = Workspace.open(home).store
+    store = shared_store
     names = [f"shared-{i}" for i in range(4)]
     for name in names:
         service.create_tuning_job_record(store, tuning_document(
@@ -107,8 +121,9 @@ def test_engines_sharing_a_home_with_readers_and_a_stop_hit_no_lock(home, script
         reader.join()
     for engine in engines:
         kill_and_reap(engine)
-    record_figures("shared_home", {"engines": len(names), "readers": READERS,
-                                   "reads": sum(reads), "lock_errors": len(errors)})
+    section = "shared_home" if store.url.startswith("sqlite") else "shared_postgresql"
+    record_figures(section, {"engines": len(names), "readers": READERS,
+                             "reads": sum(reads), "lock_errors": len(errors)})
     assert errors == []
     assert [store.get_tuning_job(n).status for n in names] == ["Completed"] * 3 + ["Stopped"]
     for name in names[:3]:
