@@ -1,8 +1,10 @@
 """Loading request documents (JSON or YAML files, or mappings) and dumping models as documents.
 
-Loading fills the fields a local user would not have, turns relative local paths into absolute
-ones (so a stored document is self-contained), validates the shapes and then the AWS rules, and
-reports every problem as one ValidationException.
+Loading reads a null member of a structure as an absent one (as AWS's JSON protocol does, so a
+file, a mapping and a server request mean the same), fills the fields a local user would not
+have, turns relative local paths into absolute ones (so a stored document is self-contained),
+validates the shapes and then the AWS rules, and reports every problem as one
+ValidationException.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -46,6 +49,7 @@ def load_tuning_job_document(
 ) -> CreateHyperParameterTuningJobRequest:
     """A validated CreateHyperParameterTuningJob request from a JSON/YAML file or a mapping."""
     document, base = _read(source, base_dir)
+    document = _nulls_absent(document, CreateHyperParameterTuningJobRequest)
     if "TrainingJobDefinitions" in document:
         # Shape errors inside the unsupported form would hide the one that matters.
         raise_if_any([multi_definition_violation(document["TrainingJobDefinitions"])])
@@ -60,6 +64,7 @@ def load_training_job_document(
 ) -> CreateTrainingJobRequest:
     """A validated CreateTrainingJob request from a JSON/YAML file or a mapping."""
     document, base = _read(source, base_dir)
+    document = _nulls_absent(document, CreateTrainingJobRequest)
     _complete_training_job(document, base)
     request = _validate(CreateTrainingJobRequest, document)
     raise_if_any(list(training_job_violations(request)))
@@ -79,6 +84,42 @@ def _validate(model: type[Model], document: dict[str, Any]) -> Model:
         return model.model_validate(document)
     except ValidationError as error:
         raise validation_exception(violations_from_pydantic(error, model)) from None
+
+
+def _nulls_absent(value: Any, annotation: Any) -> Any:
+    """``value`` without the null members of its structures, walking it along the shape
+    ``annotation`` describes. Only structure members: a null list item or map value stays, and
+    is an error, as on the wire."""
+    kinds = _kinds(annotation)
+    if isinstance(value, dict):
+        model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        if model is not None:
+            fields = model.model_fields
+            return {
+                key: _nulls_absent(item, fields[key].annotation) if key in fields else item
+                for key, item in value.items()
+                if item is not None or key not in fields
+            }
+        mapping = next((k for k in kinds if get_origin(k) is dict), None)
+        if mapping is not None:
+            item_annotation = get_args(mapping)[1]
+            return {key: _nulls_absent(item, item_annotation) for key, item in value.items()}
+    if isinstance(value, list):
+        sequence = next((k for k in kinds if get_origin(k) is list), None)
+        if sequence is not None:
+            item_annotation = get_args(sequence)[0]
+            return [_nulls_absent(item, item_annotation) for item in value]
+    return value
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    """The types an annotation allows, with ``Annotated`` and unions taken apart."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [kind for arg in get_args(annotation) for kind in _kinds(arg)]
+    return [annotation]
 
 
 def _read(source: Source, base_dir: Path | None) -> tuple[dict[str, Any], Path]:
