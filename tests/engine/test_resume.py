@@ -18,9 +18,6 @@ STEADY = "import time\nprint('score: 1', flush=True)\ntime.sleep(0.4)\n"
 
 def test_resume_after_kill_keeps_finished_training_jobs(home, script_dir, monkeypatch) -> None:
     monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
-    # Started cold, so the training jobs outlive the engine and are adopted (the warm pool's
-    # server ends its children with their engine: those are retried instead).
-    monkeypatch.setenv("TUNESMITH_POOL", "0")
     job = tunesmith.create_tuning_job(
         tuning_document("crashy", script_dir(STEADY), max_jobs=8, parallel=2), home=home
     )

@@ -65,17 +65,43 @@ def kill_and_reap(pid: int) -> None:
 
 
 def training_processes(prefix: str) -> list[psutil.Process]:
-    """Live processes of training jobs whose names start with ``prefix``."""
+    """Live processes of training jobs whose names start with ``prefix``: named so in their
+    environment, or writing into a training job's capture file (a script forked from the warm
+    pool shows its fork server's environment)."""
     found = []
     for process in psutil.process_iter():
         try:
             if process.status() == psutil.STATUS_ZOMBIE:
                 continue
-            name = process.environ().get("TRAINING_JOB_NAME", "")
+            name = process.environ().get("TRAINING_JOB_NAME", "") or _capturing(process.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
         if name.startswith(prefix):
             found.append(process)
+    return found
+
+
+def _capturing(pid: int) -> str:
+    """The training job whose capture file (``<job folder>/runner/output``) is the process's
+    standard output, or ""."""
+    try:
+        output = Path(os.readlink(f"/proc/{pid}/fd/1"))
+    except OSError:
+        return ""
+    return output.parent.parent.name if output.parts[-2:] == ("runner", "output") else ""
+
+
+def fork_servers(folder: Path) -> list[psutil.Process]:
+    """Live fork servers of the warm pool started for training jobs under ``folder``."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and any(
+                    a.endswith("fork_server.py") for a in process.cmdline()) \
+                    and Path(process.cwd()).is_relative_to(folder):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
     return found
 
 

@@ -4,14 +4,17 @@ process left."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from reliability_support import (
     RECORDS_ITS_RUNS,
     fork_engine,
+    fork_servers,
     kill_and_reap,
     record_figures,
     runs_per_training_job,
@@ -95,16 +98,22 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(
     counted_twice = sum(
         1 for r in records if len(store.metric_series(r.name, "score")) != STEPS
     )
-    orphans = training_processes("killed-")
+    # A fork server of the warm pool ends with its last child, or with its engine.
+    _, servers_left = psutil.wait_procs(fork_servers(tmp_path), timeout=30)
+    orphans = training_processes("killed-") + servers_left
+    forked = sum(json.loads(p.read_text()).get("pooled", False)
+                 for p in workspace.home.glob("jobs/killed/*/runner/process.json"))
     doc = service.describe_tuning_job(store, "killed")
     record_figures("kill_points", {
         "training_jobs": TRAINING_JOBS, "kill_points": kills, "of_them_detached_engines":
         real_engines, "lost": lost, "changed_after_finishing": changed,
         "duplicated": duplicated, "counted_twice": counted_twice, "orphans": len(orphans),
+        "forked_from_the_warm_pool": forked,
         "seconds": round(duration, 1),
     })
 
     assert kills >= KILLS
+    assert forked == TRAINING_JOBS
     assert (lost, changed, duplicated, counted_twice, orphans) == (0, 0, 0, 0, [])
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert sorted(r.seq for r in records) == list(range(1, TRAINING_JOBS + 1))

@@ -12,6 +12,7 @@ import psutil
 import pytest
 from runner_support import Recorder, log_text, spec_for, survivors, write_script
 
+from helpers import wait_for
 from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec
 from tunesmith.runner.local import LocalRunner
 from tunesmith.runner.pool import preload_modules
@@ -211,17 +212,81 @@ from tunesmith.runner.local import LocalRunner
 
 recorder = Recorder()
 runner = LocalRunner(recorder)
-spec = spec_for(Path({tmp!r}), source="import time\\ntime.sleep(1000)\\n")
+spec = spec_for(Path({tmp!r}), source={source!r}, metrics={{"score": "score: (\\d+)"}})
 runner.start(spec)
 print(recorder.started(spec.name).pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
+WAITS_FOR_RELEASE = """
+import os, subprocess, sys, time
+subprocess.Popen(["sleep", "1000"])  # left behind in the job's process group
+print("score: 1", flush=True)
+release = os.path.join(os.environ["SM_CHECKPOINT_DIR"], "release")
+while not os.path.exists(release):
+    time.sleep(0.02)
+print("score: 2", flush=True)
+sys.exit(3)
+"""
 
 
-def test_training_jobs_of_a_runner_that_died_do_not_survive_it(tmp_path: Path) -> None:
-    source = RUNNER_THAT_DIES.format(support=str(Path(__file__).parent), tmp=str(tmp_path))
+def _runner_dies(tmp_path: Path) -> tuple[psutil.Process, psutil.Process, TrainingJobSpec]:
+    """A runner that starts a forked training job, then dies: the job, its fork server and its
+    spec."""
+    source = RUNNER_THAT_DIES.format(support=str(Path(__file__).parent), tmp=str(tmp_path),
+                                     source=WAITS_FOR_RELEASE)
     died = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
                           env={**os.environ, "TUNESMITH_POOL": "1"}, timeout=120)
     assert died.returncode == -9, died.stderr
     training = psutil.Process(int(died.stdout.split()[0]))
-    assert survivors([training], timeout=30) == []
+    server = training.parent()
+    assert server is not None and "fork_server" in " ".join(server.cmdline())
+    spec = spec_for(tmp_path, metrics={"score": r"score: (\d+)"})
+    wait_for(lambda: "score: 1" in (spec.directory / "runner" / "output").read_text(),
+             timeout=30)
+    return training, server, spec
+
+
+def test_a_forked_training_job_outlives_its_runner_and_is_adopted(tmp_path: Path) -> None:
+    training, server, spec = _runner_dies(tmp_path)
+    leftover = next(p for p in training.children() if p.name() == "sleep")
+    assert survivors([training, server, leftover], timeout=0.5) == [training, server, leftover]
+    recorder = Recorder()
+    runner = LocalRunner(recorder)
+    runner.adopt(spec, None)
+    assert recorder.started(spec.name).pid == training.pid
+    (spec.directory / "checkpoints" / "release").touch()
+    ended = recorder.ended(spec.name, timeout=30)
+    runner.close()
+    # Followed to its end as if this runner had started it: all its output, its exit status.
+    assert (ended.status, ended.exit_code) == ("Failed", 3)
+    assert recorder.metrics(spec.name) == [("score", 1.0), ("score", 2.0)]
+    assert log_text(spec).splitlines() == ["score: 1", "score: 2"]
+    assert survivors([training, server, leftover], timeout=30) == []
+
+
+def test_a_forked_training_job_whose_runner_never_comes_back_just_finishes(
+    tmp_path: Path,
+) -> None:
+    training, server, spec = _runner_dies(tmp_path)
+    leftover = next(p for p in training.children() if p.name() == "sleep")
+    (spec.directory / "checkpoints" / "release").touch()
+    # Its server writes the exit status, ends what is left of the job's group, then itself.
+    assert survivors([training, server, leftover], timeout=30) == []
+    assert (spec.directory / "runner" / "exit-status").read_text() == "3\n"
+    assert "score: 2" in (spec.directory / "runner" / "output").read_text()
+
+
+def test_an_idle_fork_server_ends_with_its_runner(tmp_path: Path) -> None:
+    source = RUNNER_THAT_DIES.format(support=str(Path(__file__).parent), tmp=str(tmp_path),
+                                     source="import os\nprint(os.getppid())\n").replace(
+        "print(recorder.started(spec.name).pid, flush=True)",
+        "print(recorder.ended(spec.name).exit_code, flush=True)")
+    died = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
+                          env={**os.environ, "TUNESMITH_POOL": "1"}, timeout=120)
+    assert died.returncode == -9 and died.stdout.split() == ["0"], died.stderr
+    server_pid = int(log_text(spec_for(tmp_path)))
+    try:
+        server = psutil.Process(server_pid)
+    except psutil.NoSuchProcess:
+        return  # already gone
+    assert survivors([server], timeout=30) == []

@@ -27,14 +27,6 @@ from helpers import wait_for
 from tunesmith.api import Workspace
 from tunesmith.server.engines import process_alive
 
-
-@pytest.fixture(autouse=True)
-def cold_starts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Training jobs started cold outlive their engine and are adopted by the next one (the warm
-    pool's server ends its children with their engine: those are retried instead)."""
-    monkeypatch.setenv("TUNESMITH_POOL", "0")
-
-
 STEADY = """
 import time
 time.sleep(1.0)

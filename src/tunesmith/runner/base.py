@@ -107,6 +107,9 @@ class TrainingJobEnded:
     retryable: bool = False
     """A ``Failed`` end caused by the infrastructure (killed by a signal, out of memory, the
     process lost), not by the script: ``RetryStrategy`` may run the job again."""
+    lost: bool = False
+    """The process ended while no runner watched it and left no exit status (the machine lost
+    it): nothing is known of how it ended."""
 
 
 RunnerEvent = TrainingJobStarted | MetricsObserved | TrainingJobEnded

@@ -14,10 +14,13 @@ one end of a socket of the job's own. On the job's socket the server answers ``{
 its process group id stays taken), and, asked ``{"reap": true}``, reaps it and answers
 ``{"returncode": n}`` (negative for death by a signal, as ``subprocess`` reports it).
 
-The server ends when the control socket closes. A runner closes it only once its jobs have
-ended; if the runner died instead, the process groups of children still running are killed: no
-one is left to read their output, and their ``/proc/<pid>/environ`` (the server's) would not let
-a restarted engine recognise them as its training jobs.
+Training jobs outlive their runner, as cold ones do. Before the child may run the script, the
+server writes the request's process record (``record.fields`` with the child's ``pid`` and
+``start_ticks``, into ``record.path``), so a later runner can adopt it; when the child exits
+the server writes its exit status into ``status`` as a shell reports it (the code, or 128 + the
+signal). A child whose job socket closes (its runner died) is reaped by the server as soon as it
+exits, after what is left of its process group has been killed. The server stops taking requests
+when the control socket closes, and ends once no child is left.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import sys
 import threading
 
 MAX_MESSAGE = 1 << 20
+NOT_RELEASED = 70
+"""The exit code of a child the server could not record, which ran nothing."""
 # Libraries that keep GPU driver state or thread pools a forked child cannot use.
 # jemalloc's background thread (pyarrow's allocator): jemalloc stops and restarts it around a
 # fork.
@@ -117,19 +122,23 @@ class _Server:
         self.exited: set[int] = set()
         self.orphans: set[int] = set()
         """Children whose supervisor went away: reaped as soon as they exit."""
+        self.status_files: dict[int, str] = {}
+        """Where a released child's exit status goes."""
 
     def serve(self) -> None:
         poller = select.poll()
         poller.register(self.control, select.POLLIN)
         poller.register(self.wake_read, select.POLLIN)
         by_fd: dict[int, int] = {}
-        while True:
+        accepting = True
+        while accepting or self.jobs or self.orphans:
             for fd, _ in poller.poll():
                 if fd == self.control.fileno():
                     started = self._start()
                     if started is None:
-                        self._kill_unreaped()
-                        return
+                        accepting = False
+                        poller.unregister(self.control)
+                        continue
                     pid, job = started
                     if pid:
                         by_fd[job.fileno()] = pid
@@ -161,6 +170,7 @@ class _Server:
         request = json.loads(data)
         sys.stdout.flush()
         sys.stderr.flush()
+        go_read, go_write = os.pipe()
         try:
             pid = os.fork()
         except OSError as error:
@@ -168,36 +178,68 @@ class _Server:
             pid = 0
         else:
             if pid == 0:
-                self._become_child(request, stdin, stdout, stderr, job)
+                os.close(go_write)
+                self._become_child(request, stdin, stdout, stderr, job, go_read)
             self.jobs[pid] = job
-            job.send(json.dumps({"pid": pid}).encode())
+            self._release(pid, request, go_write)
+        os.close(go_read)
+        os.close(go_write)
         for fd in (stdin, stdout, stderr):
             os.close(fd)
         if not pid:
             job.close()
         return pid, job
 
-    def _kill_unreaped(self) -> None:
-        for pid in [*self.jobs, *self.orphans]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:  # already gone
-                pass
+    def _release(self, pid: int, request: dict, go: int) -> None:
+        """Record the child where a later runner finds it, then let it run the script; a child
+        that cannot be recorded never runs it (it exits when ``go`` closes)."""
+        try:
+            record = {**request["record"]["fields"], "pid": pid, "start_ticks": _start_ticks(pid)}
+            _write_atomically(request["record"]["path"], json.dumps(record))
+            os.write(go, b"g")
+        except OSError as error:
+            _send(self.jobs[pid], {"error": f"cannot record the training job: {error}"})
+            return
+        self.status_files[pid] = request["status"]
+        _send(self.jobs[pid], {"pid": pid})
 
     def _notice_exits(self) -> None:
-        for pid in list(self.orphans):
-            if _reap(pid, os.WNOHANG) is not None:
-                self.orphans.discard(pid)
-        for pid, job in list(self.jobs.items()):
+        for pid in [*self.jobs, *self.orphans]:
             if pid in self.exited:
                 continue
             try:
                 info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
-                info = True
+                info = None
+                self.exited.add(pid)
             if info is not None:
                 self.exited.add(pid)
-                _send(job, {"exited": True})
+                self._write_status(pid, info)
+            if pid in self.exited and pid in self.jobs:
+                _send(self.jobs[pid], {"exited": True})
+        for pid in self.orphans & self.exited:
+            # No runner follows it: end what is left of its group, as a runner would.
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:  # nothing is left
+                pass
+            _reap(pid, 0)
+            self._forget(pid)
+
+    def _write_status(self, pid: int, info: os.waitid_result) -> None:
+        path = self.status_files.get(pid)
+        if path is None:  # never released: it ran nothing
+            return
+        code = info.si_status if info.si_code == os.CLD_EXITED else 128 + info.si_status
+        try:
+            _write_atomically(path, f"{code}\n")
+        except OSError:  # its folder is gone: no one will ask
+            pass
+
+    def _forget(self, pid: int) -> None:
+        self.orphans.discard(pid)
+        self.exited.discard(pid)
+        self.status_files.pop(pid, None)
 
     def _reap_requested(self, pid: int) -> bool:
         """Handle a message on a job's socket; whether the job is done with."""
@@ -209,11 +251,11 @@ class _Server:
         if data and not json.loads(data).get("reap"):
             return False
         del self.jobs[pid]
-        self.exited.discard(pid)
         if data:  # asked after the exit was reported, so this does not block
             returncode = _reap(pid, 0)
             _send(job, {"returncode": -signal.SIGKILL if returncode is None else returncode})
-        elif _reap(pid, os.WNOHANG) is None:
+            self._forget(pid)
+        else:
             self.orphans.add(pid)
         job.close()
         return True
@@ -221,7 +263,7 @@ class _Server:
     # -- in the child ------------------------------------------------------------------------
 
     def _become_child(
-        self, request: dict, stdin: int, stdout: int, stderr: int, job: socket.socket
+        self, request: dict, stdin: int, stdout: int, stderr: int, job: socket.socket, go: int
     ) -> None:
         code = 1
         try:
@@ -232,6 +274,11 @@ class _Server:
                 os.close(own.detach())
             os.close(self.wake_read)
             os.close(self.wake_write)
+            released = os.read(go, 1) == b"g"
+            os.close(go)
+            if not released:
+                code = NOT_RELEASED
+                return
             for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
                 os.dup2(fd, target)
                 os.close(fd)
@@ -251,6 +298,22 @@ def _reap(pid: int, options: int) -> int | None:
     except ChildProcessError:
         return -signal.SIGKILL
     return os.waitstatus_to_exitcode(status) if reaped else None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (field 22 of ``/proc/<pid>/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _write_atomically(path: str, text: str) -> None:
+    partial = path + ".partial"
+    with open(partial, "w") as file:
+        file.write(text)
+    os.replace(partial, path)
 
 
 def _send(job: socket.socket, message: dict) -> None:

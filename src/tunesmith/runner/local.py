@@ -58,7 +58,7 @@ from tunesmith.runner.capture import (
     RotatingLog,
 )
 from tunesmith.runner.contract import TrainingJobPaths, TrainingProcess, TrainingSetupError, prepare
-from tunesmith.runner.pool import PooledProcess, WarmPool
+from tunesmith.runner.pool import PooledProcess, ProcessFiles, WarmPool
 from tunesmith.runner.resources import LocalResources, ResourceRequest, this_machine
 
 __all__ = ["MAX_LINE_CHARS", "READ_BYTES", "LocalRunner"]
@@ -69,6 +69,8 @@ STDERR_TAIL_LINES = 20
 MAX_FAILURE_REASON = 1024
 POLL_SECONDS = 0.25
 """How often the capture file is looked at where no inotify tells when it is written."""
+REAP_SECONDS = 5.0
+"""How long an adopted forked script may stay unreaped after it ended."""
 MAX_RUNTIME_REASON = "Training job runtime exceeded MaxRuntimeInSeconds ({limit:g} s)"
 NEVER_STARTED = "never"
 """What the shell writes as exit status when its runner died before letting the script run."""
@@ -129,6 +131,9 @@ class _Process:
     pooled: PooledProcess | None = None
     """Set when the script was forked from the warm worker pool (no shell: the script leads
     its group, and the pool reports its exit status)."""
+    forked: bool = False
+    """An adopted script forked from the warm worker pool: its fork server (or init, if that
+    went too) reaps it after writing its exit status."""
 
 
 @dataclass
@@ -311,13 +316,13 @@ class LocalRunner(Runner):
         assert job.process is not None
         spec, code = job.spec, _exit_code(job.process, files)
         notes = extractor.notes()
-        retryable = False
+        retryable = lost = False
         if job.stop_reason is not None:
             status, reason, secondary = "Stopped", job.stop_reason, job.secondary_status
         elif code == 0:
             status, reason, secondary = "Completed", None, "Completed"
         elif code is None:
-            status, secondary, reason, retryable = "Failed", "Failed", LOST_REASON, True
+            status, secondary, reason, retryable, lost = "Failed", "Failed", LOST_REASON, True, True
         else:
             status, secondary = "Failed", "Failed"
             reason = _failure_reason(paths, code, output_tail)
@@ -334,6 +339,7 @@ class LocalRunner(Runner):
         return TrainingJobEnded(
             spec.name, status, secondary, time.time(), exit_code=code,  # type: ignore[arg-type]
             failure_reason=reason, model_artifacts=artifacts, notes=notes, retryable=retryable,
+            lost=lost,
         )
 
     def _emit(self, event: TrainingJobStarted | MetricsObserved | TrainingJobEnded) -> None:
@@ -479,14 +485,16 @@ def _launch(
     files.exit_status.unlink(missing_ok=True)
     files.capture.touch()
     offset = files.capture.stat().st_size
+    started = time.time()
+    # The pool's server records the process before it lets the script run, and writes its exit
+    # status, as the shell of a cold start does: the job outlives this runner and is adopted.
+    recorded = ProcessFiles(files.record, {"attempt": attempt, "capture_start": offset,
+                                           "started": started, "pooled": True},
+                            files.exit_status)
     with open(files.capture, "ab") as capture:
-        pooled = pool.start(process, stdout=capture, stderr=capture)
+        pooled = pool.start(process, stdout=capture, stderr=capture, files=recorded)
     if pooled is not None:
-        # The pool's server ends its children if this runner dies, so there is nothing to adopt
-        # later: the record only tells a resumed runner the job was lost (and may be retried).
-        started, ticks = time.time(), _start_ticks(pooled.pid)
-        _write_record(files, {"pid": pooled.pid, "start_ticks": ticks, "attempt": attempt,
-                              "capture_start": offset, "started": started, "pooled": True})
+        ticks = _start_ticks(pooled.pid)
         return _Process(pooled.pid, ticks, None, _pidfd(pooled.pid), pooled), offset, started
     popen = _spawn(process, files)
     started = time.time()
@@ -510,11 +518,17 @@ def _write_record(files: _Files, record: dict) -> None:
 
 
 def _reap(process: _Process) -> None:
-    """Collect the ended group leader (a child of this process or of the pool's server)."""
+    """Collect the ended group leader (a child of this process or of the pool's server); for an
+    adopted forked one, wait until its server has written its exit status and reaped it."""
     if process.popen is not None:
         process.popen.wait()
     elif process.pooled is not None:
         process.pooled.wait()
+    elif process.forked:
+        # Not this process's child: nothing tells when it is reaped but /proc (a few ms).
+        deadline = time.monotonic() + REAP_SECONDS
+        while _zombie(process.pid, process.start_ticks) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 def _attach(record: dict) -> _Process:
@@ -525,7 +539,7 @@ def _attach(record: dict) -> _Process:
     if pidfd is not None and (ticks is None or _start_ticks(pid) != ticks):
         os.close(pidfd)
         pidfd = None
-    return _Process(pid, ticks, None, pidfd)
+    return _Process(pid, ticks, None, pidfd, forked=bool(record.get("pooled")))
 
 
 def _pidfd(pid: int) -> int | None:
@@ -544,6 +558,15 @@ def _start_ticks(pid: int) -> int | None:
         return None
     fields = stat.rpartition(")")[2].split()
     return None if fields[0] == "Z" else int(fields[19])
+
+
+def _zombie(pid: int, ticks: int | None) -> bool:
+    """Whether ``pid`` is the process started at ``ticks``, ended but not yet reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return False
+    return fields[0] == "Z" and int(fields[19]) == ticks
 
 
 def _read_record(files: _Files) -> dict | None:

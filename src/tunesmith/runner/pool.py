@@ -49,6 +49,17 @@ AFTER_FORK_MODULES = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class ProcessFiles:
+    """Where the fork server records a training job's process for a runner that adopts it
+    later: ``record`` gets ``record_fields`` with the child's ``pid`` and ``start_ticks`` before
+    the child runs the script, ``exit_status`` the script's status as a shell reports it."""
+
+    record: Path
+    record_fields: dict[str, Any]
+    exit_status: Path
+
+
 class PooledProcess:
     """A training job's process forked by a fork server, used like ``subprocess.Popen``."""
 
@@ -153,12 +164,14 @@ class _Server:
                      ", ".join(self.key.preload) or "nothing")
 
     def start(
-        self, process: TrainingProcess, stdin: int, stdout: int, stderr: int
+        self, process: TrainingProcess, stdin: int, stdout: int, stderr: int, files: ProcessFiles
     ) -> tuple[int, socket.socket] | None:
         """Fork the training job's child; its pid and socket, or None if the server failed."""
         assert self.control is not None
         job, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        request = {"argv": list(process.argv), "env": process.env, "cwd": str(process.cwd)}
+        request = {"argv": list(process.argv), "env": process.env, "cwd": str(process.cwd),
+                   "record": {"path": str(files.record), "fields": files.record_fields},
+                   "status": str(files.exit_status)}
         try:
             with self.lock:
                 socket.send_fds(
@@ -210,12 +223,14 @@ class WarmPool:
             server.ensure_started()
 
     def start(
-        self, process: TrainingProcess, *, stdout: int | IO[Any], stderr: int | IO[Any]
+        self, process: TrainingProcess, *, stdout: int | IO[Any], stderr: int | IO[Any],
+        files: ProcessFiles,
     ) -> PooledProcess | None:
         """Fork ``process`` from a warm server; None when it must start cold.
 
         ``stdout`` and ``stderr`` are what ``subprocess.Popen`` takes: ``subprocess.PIPE`` (the
-        read ends become the result's ``stdout``/``stderr``), a file descriptor or a file.
+        read ends become the result's ``stdout``/``stderr``), a file descriptor or a file. The
+        server writes the process record and the exit status into ``files``.
         """
         server = self._server(process)
         if server is None:
@@ -226,7 +241,8 @@ class WarmPool:
             return None
         ends = _Ends(stdout, stderr)
         try:
-            started = server.start(process, ends.stdin, ends.child_stdout, ends.child_stderr)
+            started = server.start(process, ends.stdin, ends.child_stdout, ends.child_stderr,
+                                   files)
         finally:
             ends.close_child_ends()
         if started is None:
