@@ -46,6 +46,8 @@ from tunesmith.warm_start import inherited_trials
 
 HEARTBEAT_SECONDS = 1.0
 EVENT_BATCH = 1024
+REPLACES = "Launching the training job in place of "
+"""How a replacement of a lost training job starts its status transitions (and is known so)."""
 _CLAIMS: set[tuple[str, str]] = set()
 """(store URL, tuning job) of the engines running in this process, which share one pid."""
 _CLAIMS_LOCK = threading.Lock()
@@ -186,13 +188,17 @@ class TuningEngine:
     def _restore(self) -> None:
         """Rebuild counters and the strategy from the store (a restarted engine continues)."""
         records = self.store.training_jobs(self.name)
-        self.created = len(records)
-        self.strategy.n_asked = len(records)
+        replaced = {_replaced(r.transitions) for r in records} - {None}
+        # A lost training job's replacement took its place under MaxNumberOfTrainingJobs.
+        self.created = len(records) - len(replaced)
+        self.strategy.n_asked = self.created
         trials = []
         unfinished = []
         for record in sorted(records, key=lambda r: (r.end_time or math.inf, r.seq)):
             if record.status in ("InProgress", "Stopping"):
                 unfinished.append(record)
+                continue
+            if record.name in replaced:
                 continue
             value = record.final_objective if record.objective_status == "Succeeded" else None
             trials.append(
@@ -237,7 +243,7 @@ class TuningEngine:
     def _adopt(self, record: TrainingJobRecord) -> None:
         """Take over a training job the engine that died was running: the runner follows its
         process if it still runs, finishes it from its exit status if it ended, and reports
-        it failed (to be retried) if it was lost."""
+        it lost (to be retried or replaced) if it left no trace of its end."""
         series = self.store.metric_series(record.name, self.job.objective_metric)
         running = _Running(
             self.space.from_hyperparameters(record.hyperparameters),
@@ -374,11 +380,13 @@ class TuningEngine:
         for spec in specs:
             self.runner.start(spec)
 
-    def _create(self, config: Config, conn: Connection) -> TrainingJobSpec:
+    def _create(
+        self, config: Config, conn: Connection, message: str = "Launching the training job"
+    ) -> TrainingJobSpec:
         tuned = self.space.to_hyperparameters(config)
         now = time.time()
         template = f"{self.name}-{{seq:03d}}-{secrets.token_hex(4)}"
-        transitions = [transition("Starting", now, "Launching the training job")]
+        transitions = [transition("Starting", now, message)]
         seq = self.store.create_training_job(
             conn,
             name=template,
@@ -443,7 +451,7 @@ class TuningEngine:
                 if isinstance(event, TrainingJobStarted):
                     self._on_started(event, conn)
                 elif isinstance(event, TrainingJobEnded) and event.name in self.running:
-                    if self._retry(event, conn):
+                    if self._retry(event, conn) or self._replace(event, conn):
                         continue
                     trials.append(self._on_ended(event, conn))
         for name, reason in to_stop.items():
@@ -506,6 +514,23 @@ class TuningEngine:
         self.runner.start(self._spec(event.name, tuned, running))
         return True
 
+    def _replace(self, event: TrainingJobEnded, conn: Connection) -> bool:
+        """End a lost training job ``Failed`` and start a new one with its hyperparameters in
+        its place under MaxNumberOfTrainingJobs (unless the tuning job is stopping its training
+        jobs): nothing is known of the lost one's result, so it is neither counted nor told to
+        the strategy."""
+        if not event.lost or (self.completion is not None and self.completion.stop_running):
+            return False
+        running = self.running.pop(event.name)
+        spec = self._create(running.config, conn, f"{REPLACES}{event.name}, whose process was lost")
+        self.created -= 1
+        reason = f"{event.failure_reason}; replaced by training job {spec.name}"
+        record_ended(self.store, conn, dataclasses.replace(event, failure_reason=reason),
+                     running.transitions, objective=None,
+                     objective_metric=self.job.objective_metric)
+        self.runner.start(spec)
+        return True
+
     def _on_ended(self, event: TrainingJobEnded, conn: Connection) -> Trial:
         running = self.running.pop(event.name)
         # A failed job's objective values are not results (AMT counts it failed).
@@ -548,6 +573,12 @@ class TuningEngine:
             engine_pid=None,
         )
         return completion.status
+
+
+def _replaced(transitions: list[dict[str, Any]]) -> str | None:
+    """The lost training job a training job replaces, if it is a replacement."""
+    message = transitions[0].get("StatusMessage", "") if transitions else ""
+    return message[len(REPLACES):].split(",")[0] if message.startswith(REPLACES) else None
 
 
 def _attempt(transitions: list[dict[str, Any]]) -> int:
