@@ -16,8 +16,12 @@ from tunesmith.api import Workspace
 STEADY = "import time\nprint('score: 1', flush=True)\ntime.sleep(0.4)\n"
 
 
-def test_resume_after_kill_keeps_finished_training_jobs(home, script_dir, monkeypatch) -> None:
+@pytest.mark.parametrize("start", ["pool", "cold"])
+def test_resume_after_kill_keeps_finished_training_jobs(
+    home, script_dir, monkeypatch, start: str
+) -> None:
     monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
+    monkeypatch.setenv("TUNESMITH_POOL", "1" if start == "pool" else "0")
     job = tunesmith.create_tuning_job(
         tuning_document("crashy", script_dir(STEADY), max_jobs=8, parallel=2), home=home
     )

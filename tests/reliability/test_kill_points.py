@@ -34,9 +34,12 @@ STEPS = 3
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("start", ["pool", "cold"])
 def test_kill_9_at_random_points_loses_and_repeats_nothing(
-    home: Path, script_dir, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    home: Path, script_dir, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, start: str
 ) -> None:
+    # Python scripts are forked from the warm pool by default; a cold start runs under a shell.
+    monkeypatch.setenv("TUNESMITH_POOL", "1" if start == "pool" else "0")
     runs_file = tmp_path / "runs.txt"
     monkeypatch.setenv("RUNS_FILE", str(runs_file))
     source = script_dir(RECORDS_ITS_RUNS.format(steps=STEPS, pause=0.8))
@@ -104,7 +107,7 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(
     forked = sum(json.loads(p.read_text()).get("pooled", False)
                  for p in workspace.home.glob("jobs/killed/*/runner/process.json"))
     doc = service.describe_tuning_job(store, "killed")
-    record_figures("kill_points", {
+    record_figures("kill_points" if start == "pool" else "kill_points_cold", {
         "training_jobs": TRAINING_JOBS, "kill_points": kills, "of_them_detached_engines":
         real_engines, "lost": lost, "changed_after_finishing": changed,
         "duplicated": duplicated, "counted_twice": counted_twice, "orphans": len(orphans),
@@ -113,7 +116,7 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(
     })
 
     assert kills >= KILLS
-    assert forked == TRAINING_JOBS
+    assert forked == (TRAINING_JOBS if start == "pool" else 0)
     assert (lost, changed, duplicated, counted_twice, orphans) == (0, 0, 0, 0, [])
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert sorted(r.seq for r in records) == list(range(1, TRAINING_JOBS + 1))

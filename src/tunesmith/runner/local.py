@@ -7,6 +7,7 @@ the script should see (SIGTERM reaches the whole group and the shell waits for t
 a training job keeps running, and its output and end stay known, when the engine that started it
 dies: a later runner *adopts* it (:meth:`LocalRunner.adopt`) from ``runner/process.json``, which
 names its pid and the kernel's start time of that pid, so a reused pid is never taken for it.
+A Python script forked from the warm worker pool has no shell: its fork server writes both files.
 
 Every training job has one supervisor thread. It sleeps on one selector holding a wake pipe
 (poked by ``stop``), a pidfd of the shell (readable when it exits) and an inotify descriptor of

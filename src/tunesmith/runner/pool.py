@@ -7,7 +7,9 @@ list and environment; the server imports the modules once and forks a child per 
 which becomes ``python train.py`` with the job's own argv, environment, folder, streams and
 session. The runner follows, stops and reaps a :class:`PooledProcess` as it does a
 ``subprocess.Popen``: its ``pid`` names the child's process group, and the child is left unreaped
-after its exit until the runner has killed what is left of that group.
+after its exit until the runner has killed what is left of that group. Like a cold start, a
+forked training job outlives its runner: the server records it before it runs and writes its
+exit status, so a later runner adopts it.
 
 Modules to preload come from the job's ``TUNESMITH_PRELOAD`` (comma-separated), else from the
 script's top-level imports (leaving out the script's own modules and GPU libraries, which must be
