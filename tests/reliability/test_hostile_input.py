@@ -10,25 +10,22 @@ import io
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import record_figures
+from serving import start_server
 
 import tunesmith
 from helpers import tuning_document, wait_for
 from tunesmith import cli, service
 from tunesmith.api import Workspace, load_request
 from tunesmith.model.errors import TunesmithError
-from tunesmith.server import ServerSettings, create_app
 from tunesmith.training import training_job_directory
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -119,17 +116,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    home = tmp_path_factory.mktemp("fuzz-server") / "home"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app = create_app(ServerSettings(home=home))
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    wait_for(lambda: uv.started, timeout=30)
-    yield sock.getsockname()[1], home
-    uv.should_exit = True
-    thread.join(timeout=30)
+    running = start_server(tmp_path_factory.mktemp("fuzz-server") / "home", keys={})
+    yield running.port, running.home
+    running.stop()
 
 
 def _post(port: int, body: bytes) -> tuple[int, dict]:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import RunningServer, client, kill_training_processes, start_server
+from server_helpers import kill_training_processes
+from serving import RunningServer, client, start_server
 
 from helpers import QUADRATIC
 

@@ -7,69 +7,19 @@ import http.client
 import json
 import os
 import signal
-import socket
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-import uvicorn
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
+from serving import KEY_ID, REGION, SECRET
 from sqlalchemy import select
 
-from helpers import tuning_document, wait_for
+from helpers import tuning_document
 from tunesmith.api import Workspace
-from tunesmith.server import ServerSettings, create_app
 from tunesmith.store.schema import metadata, training_jobs
-
-KEY_ID = "AKIDTUNESMITHTEST"
-SECRET = "tunesmith-test-secret"
-REGION = "us-east-1"
-
-
-@dataclass
-class RunningServer:
-    url: str
-    port: int
-    home: Path
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def start_server(
-    home: Path, keys: Mapping[str, str] | None = None, **settings: Any
-) -> RunningServer:
-    """uvicorn in a thread of this process, on a loopback port chosen by the kernel."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(ServerSettings(
-        home=home, access_keys=dict({KEY_ID: SECRET} if keys is None else keys), **settings
-    ))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started or not thread.is_alive(), timeout=30)
-    assert server.started, "the server did not start"
-    return RunningServer(f"http://127.0.0.1:{port}", port, home, server, thread)
-
-
-def client(url: str, key_id: str = KEY_ID, secret: str = SECRET) -> Any:
-    """A plain boto3 SageMaker client for the server (no retries: every answer is seen)."""
-    return boto3.client(
-        "sagemaker", endpoint_url=url, region_name=REGION, aws_access_key_id=key_id,
-        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def raw_request(

@@ -16,7 +16,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from server_helpers import KEY_ID, REGION, SECRET, RunningServer, client, raw_request, start_server
+from server_helpers import raw_request
+from serving import KEY_ID, REGION, SECRET, RunningServer, client, start_server
 
 from tunesmith.model.errors import ValidationException
 from tunesmith.server.app import is_loopback, serve

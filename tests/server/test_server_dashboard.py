@@ -15,13 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import (
-    KEY_ID,
-    SECRET,
-    RunningServer,
-    boto3_tuning_document,
-    training_job_request,
-)
+from server_helpers import boto3_tuning_document, training_job_request
+from serving import KEY_ID, SECRET, RunningServer
 
 from helpers import wait_for
 from tunesmith.server.dashboard import ASSETS, session_token, session_valid

@@ -11,7 +11,8 @@ import pytest
 from botocore.model import Shape
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from server_helpers import RunningServer, boto3_tuning_document, raw_request, store_snapshot
+from server_helpers import boto3_tuning_document, raw_request, store_snapshot
+from serving import RunningServer
 
 from tunesmith import service
 from tunesmith.api import Workspace, load_request
