@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -201,6 +204,41 @@ def test_preload_list_is_declared_or_read_from_the_top_level_imports(tmp_path: P
     assert preload_modules(script, declared) == ("pandas", "sklearn.ensemble")
     script.write_text("this is not python")
     assert preload_modules(script, {}) == ()
+
+
+def test_preload_lists_read_by_many_threads_at_once_agree(tmp_path: Path) -> None:
+    """Supervisors of training jobs started together read their scripts' imports at once. A
+    garbage collection during a parse may run a finaliser that lets another thread in, which is
+    how concurrent parses meet: finalisers that yield make it happen on every run."""
+
+    class Yielding:
+        def __init__(self) -> None:
+            self.cycle = self
+
+        def __del__(self) -> None:
+            time.sleep(0)
+
+    def read(_: int) -> tuple[str, ...] | str:
+        try:
+            lists = set()
+            for _ in range(3):
+                Yielding(), Yielding()
+                lists.add(preload_modules(script, {}))
+            return lists.pop() if len(lists) == 1 else str(lists)
+        except SystemError as error:
+            return str(error)
+
+    body = "\n".join(f"def f{i}(x):\n    return [[(x, {i}, (1, (2, [3]))) for x in x] for _ in x]"
+                      for i in range(300))
+    script = write_script(tmp_path / "src", "import os\nimport json\n" + body)
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)
+    try:
+        with ThreadPoolExecutor(8) as threads:
+            lists = list(threads.map(read, range(64)))
+    finally:
+        gc.set_threshold(*threshold)
+    assert lists == [("json", "os")] * 64
 
 
 RUNNER_THAT_DIES = """

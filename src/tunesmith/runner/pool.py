@@ -45,6 +45,10 @@ SERVER_EXIT_SECONDS = 5.0
 # The environment of one training job alone; the server starts with everything else.
 PER_JOB_ENV_PREFIXES = ("SM_",)
 PER_JOB_ENV = frozenset({"TRAINING_JOB_NAME", "CUDA_VISIBLE_DEVICES", "PWD"})
+_PARSE_LOCK = threading.Lock()
+"""Supervisors parse scripts from their own threads, and Python 3.11's parser keeps a recursion
+counter that concurrent parses corrupt (``SystemError: AST constructor recursion depth mismatch``,
+CPython gh-106905): one parse at a time."""
 # Imported by the child itself: their state does not survive a fork.
 AFTER_FORK_MODULES = frozenset(
     {"torch", *(m.split(".")[0] for m in fork_server.FORK_UNSAFE_MODULES)}
@@ -336,8 +340,10 @@ def preload_modules(script: Path, env: Mapping[str, str]) -> tuple[str, ...]:
     if declared is not None:
         return tuple(sorted({m.strip() for m in declared.split(",") if m.strip()}))
     try:
-        tree = ast.parse(script.read_bytes(), str(script))
-    except (OSError, SyntaxError, ValueError):
+        source = script.read_bytes()
+        with _PARSE_LOCK:
+            tree = ast.parse(source, str(script))
+    except (OSError, SyntaxError, ValueError, RecursionError):
         return ()  # the script shows its own error when it runs
     own = {p.stem for p in script.parent.iterdir() if p.suffix == ".py" or p.is_dir()}
     found = set()
