@@ -10,7 +10,9 @@ script under the same training contract with a :class:`~tunesmith.runner.local.L
 folder of the node's own temporary space, and ships back what happened as it happens: the output
 lines (metric values are read from them here, and they go to the job's log here), the start and
 the end, and at the end the packed ``model.tar.gz`` (and ``output.tar.gz``), written to the output
-path here. A stop reaches the node's runner, which signals the script's process group there.
+path here. A stop reaches the node's runner, which signals the script's process group there;
+if the actor's process dies instead (with the engine that owned it, say), the actor's group guard
+(:mod:`tunesmith.runner.group_guard`) stops the script's process group there.
 
 The source folder and the channels' data are read on the node from the paths the document
 names: they must be on a file system every node sees at the same path (NFS, a cluster file
@@ -19,21 +21,25 @@ system, or one machine).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import ray
 
 from tunesmith.metrics import MetricExtractor
 from tunesmith.model.errors import ValidationException
+from tunesmith.runner import group_guard
 from tunesmith.runner.base import (
     SHARES_MACHINE,
     EventSink,
@@ -42,6 +48,7 @@ from tunesmith.runner.base import (
     RunnerEvent,
     TrainingJobEnded,
     TrainingJobSpec,
+    TrainingJobStarted,
 )
 from tunesmith.runner.contract import TrainingJobPaths
 from tunesmith.runner.local import LocalRunner
@@ -78,6 +85,9 @@ class NodeTrainingJob:
         self._lock = threading.Lock()
         self._folder: Path | None = None
         self._name: str | None = None
+        self._grace = 0.0
+        self._group: int | None = None
+        self._guard = _start_guard()
 
     def start(self, spec: TrainingJobSpec) -> None:
         folder = Path(tempfile.mkdtemp(prefix=f"tunesmith-{spec.name}-"))
@@ -95,6 +105,7 @@ class NodeTrainingJob:
         )
         with self._lock:
             self._folder, self._name = folder, spec.name
+            self._grace = spec.stop_grace_seconds
             self._runner.start(node_spec)
 
     def stop(self, name: str, reason: str) -> None:
@@ -114,13 +125,24 @@ class NodeTrainingJob:
             except queue.Empty:
                 return items
 
+    def _tell_guard(self, line: str) -> None:
+        # A guard that is gone leaves the job running, only unguarded.
+        with contextlib.suppress(OSError):
+            os.write(self._guard, f"{line}\n".encode())
+
     def _on_lines(self, _name: str, lines: list[str]) -> None:
         self._news.put(("lines", list(lines)))
 
     def _on_event(self, event: RunnerEvent) -> None:
+        if isinstance(event, TrainingJobStarted):
+            self._group = event.pid  # the script's process group, led by the started process
+            self._tell_guard(f"+{event.pid} {self._grace}")
         if not isinstance(event, TrainingJobEnded):
             self._news.put(event)
             return
+        if self._group is not None:
+            self._tell_guard(f"-{self._group}")
+            self._group = None
         assert self._folder is not None
         artifacts = {}
         for name in ARTIFACTS:
@@ -129,6 +151,24 @@ class NodeTrainingJob:
                 artifacts[name] = path.read_bytes()
         shutil.rmtree(self._folder, ignore_errors=True)
         self._news.put(_Ended(event, artifacts))
+
+
+def _start_guard() -> int:
+    """Start this actor's group guard (:mod:`tunesmith.runner.group_guard`); the writing end of
+    its input, which no other process inherits, so it closes when this process dies."""
+    read, write = os.pipe()
+    try:
+        subprocess.run(
+            [sys.executable, "-S", group_guard.__file__],
+            stdin=read,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            check=True,
+        )
+    finally:
+        os.close(read)
+    return write
 
 
 _NodeActor = ray.remote(max_concurrency=4)(NodeTrainingJob)
@@ -151,7 +191,7 @@ def connect(address: str | None) -> None:
 class _RemoteJob:
     spec: TrainingJobSpec
     actor: Any
-    log_file: Any
+    log_file: TextIO
     extractor: MetricExtractor
     stop_reason: str | None = None
     started: bool = False
