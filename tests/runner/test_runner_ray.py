@@ -3,15 +3,21 @@ actors, gets their output, metrics and models back here, and stops in the middle
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from rayhead import AUTHLESS, ray_head
 
 import tunesmith
-from helpers import process_running, tuning_document, wait_for
+from helpers import descendants_of, process_running, tuning_document, wait_for
 from tunesmith.api import Workspace
 from tunesmith.training import training_job_directory
 
@@ -26,6 +32,37 @@ with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as model:
 time.sleep(float(os.environ.get("PAUSE", "1")))
 print("done", flush=True)
 """
+
+
+LONG_TRAIN = """echo $$ > "$PID_FILE.partial" && mv "$PID_FILE.partial" "$PID_FILE"
+sleep 600
+"""
+ENGINE = """
+import sys, threading
+from pathlib import Path
+from tunesmith.runner.base import TrainingJobSpec, TrainingJobStarted
+from tunesmith.runner.ray import RayRunner
+from tunesmith.runner.resources import ResourceRequest
+
+started = threading.Event()
+
+
+def sink(event):
+    if isinstance(event, TrainingJobStarted):
+        started.set()
+
+
+runner = RayRunner(sink, sys.argv[1])
+source = Path(sys.argv[2])
+runner.start(TrainingJobSpec(
+    name="orphaned", directory=source.parent / "job", source_dir=source, entry_point="train.sh",
+    hyperparameters={}, environment={"PID_FILE": sys.argv[3]}, resources=ResourceRequest(1, 0),
+    stop_grace_seconds=2.0,
+))
+started.wait()
+threading.Event().wait()  # until killed
+"""
+"""An engine's stand-in: starts one long training job on the Ray cluster and waits."""
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +127,40 @@ def test_tuning_job_on_ray_runs_and_stops_in_the_middle(
     for record in records:
         if record.pid is not None:
             assert not process_running(record.pid)
+
+
+@pytest.mark.slow
+def test_a_script_ends_when_its_actor_dies(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in AUTHLESS.items():
+        monkeypatch.setenv(variable, value)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "train.sh").write_text(LONG_TRAIN)
+    pid_file = tmp_path / "script.pid"
+    engine = subprocess.Popen(
+        [sys.executable, "-c", ENGINE, ray_address, str(source), str(pid_file)],
+        start_new_session=True,
+    )
+    group = None
+    try:
+        wait_for(pid_file.exists, timeout=120, interval=0.2)
+        script = int(pid_file.read_text())
+        group = os.getpgid(script)
+        # The group's leader (the contract's shell), the script and what it started.
+        started = wait_for(lambda: descendants_of(script), timeout=30)
+        processes = [group, script, *(p.pid for p in started)]
+        assert all(process_running(pid) for pid in processes)
+        # The actor's process (the shell's parent) killed outright, as the out-of-memory killer
+        # does: it cleans nothing up itself.
+        os.kill(psutil.Process(group).ppid(), signal.SIGKILL)
+        wait_for(lambda: not any(process_running(pid) for pid in processes), timeout=60,
+                 interval=0.2)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+        if group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
