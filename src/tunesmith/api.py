@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from tunesmith import service
 from tunesmith.launch import run_engine, spawn_engine
-from tunesmith.model import load_training_job_document, load_tuning_job_document, to_document
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
 from tunesmith.training import training_job_directory
@@ -65,6 +64,9 @@ def load_request(
 ) -> dict[str, Any]:
     """A validated ``CreateHyperParameterTuningJob`` request document; ``name`` replaces the
     document's job name, ``warm_start_from`` its ``WarmStartConfig``."""
+    # The pydantic shapes load here, not with this module: reading commands do without them.
+    from tunesmith.model import load_tuning_job_document, to_document
+
     request = to_document(load_tuning_job_document(source))
     if name is not None:
         request["HyperParameterTuningJobName"] = name
@@ -209,6 +211,8 @@ def create_training_job(
 ) -> TrainingJob:
     """Run one training job from a ``CreateTrainingJob`` document (a JSON or YAML file, or a
     mapping), in a thread of this process; with ``wait``, return when it has ended."""
+    from tunesmith.model import load_training_job_document, to_document
+
     workspace = Workspace.open(home, store)
     request = to_document(load_training_job_document(document))
     if name is not None:

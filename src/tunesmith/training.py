@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tunesmith.model.validation import PROGRAM, SUBMIT_DIRECTORY, hyperparameter_value, local_path
 from tunesmith.runner.base import MetricDefinition, TrainingJobSpec
 from tunesmith.runner.resources import this_machine, training_job_resources
 
@@ -27,6 +26,8 @@ def training_job_directory(home: Path, name: str, tuning_job: str | None) -> Pat
 
 
 def _path(uri: str) -> Path:
+    from tunesmith.model.validation import local_path
+
     # The document layer resolved relative paths and rejected remote URIs.
     path = local_path(uri)
     assert path is not None, uri
@@ -58,6 +59,9 @@ def training_job_spec(
 ) -> TrainingJobSpec:
     """The spec of one training job: of a tuning job's ``TrainingJobDefinition`` (with its
     ``tuned`` values and objective), or of a ``CreateTrainingJob`` request."""
+    # Loaded with the document shapes when a job runs; reading commands import this module too.
+    from tunesmith.model.validation import PROGRAM, SUBMIT_DIRECTORY, hyperparameter_value
+
     static = dict(
         definition.get("StaticHyperParameters") or definition.get("HyperParameters") or {}
     )

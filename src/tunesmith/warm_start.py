@@ -12,13 +12,14 @@ import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.model.errors import ResourceNotFound, ValidationException
-from tunesmith.model.validation import PROGRAM, SUBMIT_DIRECTORY, hyperparameter_value, local_path
-from tunesmith.space import Config, SearchSpace
 from tunesmith.store import TERMINAL_STATUSES, Store, TuningJobRecord
-from tunesmith.strategies.base import Trial
+
+if TYPE_CHECKING:  # numpy and pydantic load only where a job is created or run, not described
+    from tunesmith.space import Config, SearchSpace
+    from tunesmith.strategies.base import Trial
 
 MAX_PARENTS = 5
 _SKIPPED_FOLDERS = {"__pycache__", ".git", ".ipynb_checkpoints"}
@@ -57,6 +58,13 @@ def _hash_file(digest: Any, path: Path) -> None:
 
 def fingerprint(request: Mapping[str, Any]) -> dict[str, Any]:
     """What defines a tuning job's data and algorithm, by content."""
+    from tunesmith.model.validation import (
+        PROGRAM,
+        SUBMIT_DIRECTORY,
+        hyperparameter_value,
+        local_path,
+    )
+
     definition = request["TrainingJobDefinition"]
     static = definition.get("StaticHyperParameters") or {}
     source = local_path(hyperparameter_value(static.get(SUBMIT_DIRECTORY, ".")))
@@ -212,6 +220,8 @@ def inherited_trials(store: Store, name: str, space: SearchSpace, maximize: bool
     that cannot be written in the child's space at all (a parameter with no value, a category
     the child does not have) is left out.
     """
+    from tunesmith.strategies.base import Trial
+
     trials: list[Trial] = []
     for ancestor in lineage(store, name):
         static = (ancestor.request.get("TrainingJobDefinition") or {}).get(
@@ -230,6 +240,8 @@ def inherited_trials(store: Store, name: str, space: SearchSpace, maximize: bool
 
 
 def _config_in(space: SearchSpace, hyperparameters: Mapping[str, str]) -> Config | None:
+    from tunesmith.model.validation import hyperparameter_value
+
     try:
         return space.from_hyperparameters(
             {p.name: hyperparameter_value(hyperparameters[p.name]) for p in space.parameters}
