@@ -6,7 +6,7 @@ import textwrap
 
 import boto3
 import pytest
-from server.server_helpers import KEY_ID, REGION, SECRET, start_server
+from serving import KEY_ID, REGION, SECRET, start_server
 
 from tunesmith.sagemaker import ContinuousParameter, HyperparameterTuner, Session, SKLearn
 
