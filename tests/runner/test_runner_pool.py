@@ -218,10 +218,10 @@ def test_preload_lists_read_by_many_threads_at_once_agree(tmp_path: Path) -> Non
         def __del__(self) -> None:
             time.sleep(0)
 
-    def read(_: int) -> tuple[str, ...] | str:
+    def read(index: int) -> tuple[str, ...] | str:
         try:
             lists = set()
-            for _ in range(3):
+            for script in scripts[3 * index : 3 * index + 3]:
                 Yielding(), Yielding()
                 lists.add(preload_modules(script, {}))
             return lists.pop() if len(lists) == 1 else str(lists)
@@ -230,7 +230,9 @@ def test_preload_lists_read_by_many_threads_at_once_agree(tmp_path: Path) -> Non
 
     body = "\n".join(f"def f{i}(x):\n    return [[(x, {i}, (1, (2, [3]))) for x in x] for _ in x]"
                       for i in range(300))
-    script = write_script(tmp_path / "src", "import os\nimport json\n" + body)
+    # Scripts that differ, so that each is parsed (a script read before is not parsed again).
+    scripts = [write_script(tmp_path / f"src-{n}", f"import os\nimport json\n# {n}\n{body}")
+               for n in range(3 * 64)]
     threshold = gc.get_threshold()
     gc.set_threshold(50)
     try:

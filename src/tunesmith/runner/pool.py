@@ -21,6 +21,7 @@ libraries), with a note in the job's log.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
 import os
@@ -340,18 +341,28 @@ def preload_modules(script: Path, env: Mapping[str, str]) -> tuple[str, ...]:
     if declared is not None:
         return tuple(sorted({m.strip() for m in declared.split(",") if m.strip()}))
     try:
-        source = script.read_bytes()
-        with _PARSE_LOCK:
-            tree = ast.parse(source, str(script))
-    except (OSError, SyntaxError, ValueError, RecursionError):
+        imported = _script_imports(script.read_bytes())
+    except OSError:
         return ()  # the script shows its own error when it runs
     own = {p.stem for p in script.parent.iterdir() if p.suffix == ".py" or p.is_dir()}
     found = set()
-    for name in _top_level_imports(tree.body):
+    for name in imported:
         root = name.split(".")[0]
         if root not in own and root not in AFTER_FORK_MODULES and root != "__future__":
             found.add(name)
     return tuple(sorted(found))
+
+
+@functools.lru_cache(maxsize=64)
+def _script_imports(source: bytes) -> tuple[str, ...]:
+    """A script's top-level imports, parsed once per content: every training job of a tuning
+    job runs the same script."""
+    try:
+        with _PARSE_LOCK:
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return ()
+    return tuple(_top_level_imports(tree.body))
 
 
 def _top_level_imports(body: list[ast.stmt]) -> list[str]:
