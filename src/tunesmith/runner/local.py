@@ -558,24 +558,26 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _start_ticks(pid: int) -> int | None:
-    """When the process started, in clock ticks since boot (field 22 of ``/proc/<pid>/stat``);
-    ``None`` if it is gone or a zombie."""
+def _proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command's name (its state first, its start
+    time at index 19); ``None`` if the process is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    fields = stat.rpartition(")")[2].split()
-    return None if fields[0] == "Z" else int(fields[19])
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot; ``None`` if it is gone or a
+    zombie."""
+    fields = _proc_stat(pid)
+    return None if fields is None or fields[0] == "Z" else int(fields[19])
 
 
 def _zombie(pid: int, ticks: int | None) -> bool:
     """Whether ``pid`` is the process started at ``ticks``, ended but not yet reaped."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return False
-    return fields[0] == "Z" and int(fields[19]) == ticks
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] == "Z" and int(fields[19]) == ticks
 
 
 def _read_record(files: _Files) -> dict | None:
@@ -644,8 +646,8 @@ def _members_of(group: int, name: str) -> list[int]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            if int(stat.rpartition(")")[2].split()[2]) != group:
+            fields = _proc_stat(entry)
+            if fields is None or int(fields[2]) != group:
                 continue
             if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
                 members.append(int(entry))
