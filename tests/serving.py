@@ -1,5 +1,5 @@
 """A tunesmith server for tests: uvicorn in a thread of the test's process on a free loopback
-port, and a boto3 client for it."""
+port, a boto3 client for it, and a tuning job request as boto3 sends it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import boto3
 import uvicorn
 from botocore.config import Config
 
-from helpers import wait_for
+from helpers import tuning_document, wait_for
 from tunesmith.server import ServerSettings, create_app
 
 KEY_ID = "AKIDTUNESMITHTEST"
@@ -60,3 +60,17 @@ def client(url: str, key_id: str = KEY_ID, secret: str = SECRET) -> Any:
         "sagemaker", endpoint_url=url, region_name=REGION, aws_access_key_id=key_id,
         aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
     )
+
+
+def boto3_tuning_document(
+    name: str, source_dir: Path, output: Path, **options: Any
+) -> dict[str, Any]:
+    """A tuning job request with the members boto3 insists on."""
+    document = tuning_document(name, source_dir, **options)
+    document["TrainingJobDefinition"].update(
+        RoleArn="arn:aws:iam::000000000000:role/tunesmith-test",
+        OutputDataConfig={"S3OutputPath": str(output)},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+    )
+    return document

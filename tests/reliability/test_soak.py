@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from reliability_support import fork_engine, kill_and_reap, record_figures, training_processes
-from serving import client, start_server
+from serving import boto3_tuning_document, client, start_server
 
 from helpers import tuning_document, wait_for
 from tunesmith import service
@@ -138,14 +138,8 @@ def test_engines_and_a_server_sharing_a_store_with_readers_and_a_stop_hit_no_loc
             max_jobs=1000 if name == names[-1] else 40, parallel=3))
     server = start_server(Path(home).resolve())
     served = "shared-served"
-    document = tuning_document(served, source, program="train.sh", strategy="Random",
-                               max_jobs=40, parallel=3)
-    document["TrainingJobDefinition"].update(
-        RoleArn="arn:aws:iam::000000000000:role/tunesmith-test",
-        OutputDataConfig={"S3OutputPath": str(Path(home) / "output")},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-    )
+    document = boto3_tuning_document(served, source, Path(home) / "output", program="train.sh",
+                                     strategy="Random", max_jobs=40, parallel=3)
     all_names = [*names, served]
     stop = threading.Event()
     errors: list[str] = []

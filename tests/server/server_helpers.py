@@ -17,7 +17,6 @@ from botocore.credentials import Credentials
 from serving import KEY_ID, REGION, SECRET
 from sqlalchemy import select
 
-from helpers import tuning_document
 from tunesmith.api import Workspace
 from tunesmith.store.schema import metadata, training_jobs
 
@@ -57,20 +56,6 @@ def store_snapshot(home: Path) -> dict[str, list[tuple[Any, ...]]]:
             table.name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
             for table in metadata.sorted_tables
         }
-
-
-def boto3_tuning_document(
-    name: str, source_dir: Path, output: Path, **options: Any
-) -> dict[str, Any]:
-    """A tuning job request with the members boto3 insists on."""
-    document = tuning_document(name, source_dir, **options)
-    document["TrainingJobDefinition"].update(
-        RoleArn="arn:aws:iam::000000000000:role/tunesmith-test",
-        OutputDataConfig={"S3OutputPath": str(output)},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-    )
-    return document
 
 
 def training_job_request(name: str, source_dir: Path, output: Path, **hyperparameters: str

@@ -18,8 +18,7 @@ import psutil
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from server_helpers import boto3_tuning_document
-from serving import KEY_ID, SECRET, RunningServer
+from serving import KEY_ID, SECRET, RunningServer, boto3_tuning_document
 
 from helpers import process_running, wait_for
 from tunesmith.api import Workspace

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import boto3_tuning_document, training_job_request
-from serving import KEY_ID, SECRET, RunningServer
+from server_helpers import training_job_request
+from serving import KEY_ID, SECRET, RunningServer, boto3_tuning_document
 
 from helpers import wait_for
 from tunesmith.server.dashboard import ASSETS, session_token, session_valid

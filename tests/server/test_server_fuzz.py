@@ -11,8 +11,8 @@ import pytest
 from botocore.model import Shape
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from server_helpers import boto3_tuning_document, raw_request, store_snapshot
-from serving import RunningServer
+from server_helpers import raw_request, store_snapshot
+from serving import RunningServer, boto3_tuning_document
 
 from tunesmith import service
 from tunesmith.api import Workspace, load_request

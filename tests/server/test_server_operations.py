@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from server_helpers import boto3_tuning_document, raw_request, store_snapshot, training_job_request
-from serving import KEY_ID, SECRET, RunningServer
+from server_helpers import raw_request, store_snapshot, training_job_request
+from serving import KEY_ID, SECRET, RunningServer, boto3_tuning_document
 
 from helpers import wait_for
 from tunesmith import service

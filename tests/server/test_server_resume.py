@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import boto3_tuning_document, kill_training_processes
-from serving import KEY_ID, SECRET, client, start_server
+from server_helpers import kill_training_processes
+from serving import KEY_ID, SECRET, boto3_tuning_document, client, start_server
 
 from helpers import wait_for
 from tunesmith.api import Workspace
