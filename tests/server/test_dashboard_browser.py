@@ -18,6 +18,7 @@ import psutil
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from server_helpers import training_job_request
 from serving import KEY_ID, SECRET, RunningServer, boto3_tuning_document
 
 from helpers import process_running, wait_for
@@ -291,3 +292,25 @@ def test_the_stop_button_stops_the_job_and_its_training_processes(
     assert not leftovers
     assert all(t.status in ("Completed", "Stopped") for t in store.training_jobs(watched))
     screenshot(page, "stopped")
+
+
+def test_the_list_links_the_standalone_training_jobs(
+    page: Page, running: RunningServer, sagemaker: Any, source: Path,
+    tmp_path_factory: pytest.TempPathFactory, watched: str
+) -> None:
+    page.goto(f"{running.url}/ui")
+    page.locator("[data-table=jobs] tbody tr").first.wait_for()
+    assert page.locator("[data-table=standalone]").count() == 0
+    sagemaker.create_training_job(**training_job_request(
+        "on-its-own", source, tmp_path_factory.mktemp("alone-output"), x="0.3"))
+    # The page reads the server again by itself and adds the table.
+    link = page.locator("[data-table=standalone] tbody tr td a:text-is('on-its-own')")
+    link.wait_for()
+    assert page.locator("[data-table=standalone] tbody tr").count() == 1
+    assert page.locator(f"[data-table=standalone] a:text-is('{watched}-001')").count() == 0
+    screenshot(page, "standalone")
+    link.click()
+    page.wait_for_selector("h1:has-text('on-its-own')")
+    page.wait_for_function(
+        "document.querySelector('pre.log').textContent.includes('score:')")
+    assert page.inner_text("dl.facts dd") == "—"  # no tuning job

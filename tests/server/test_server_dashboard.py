@@ -208,6 +208,11 @@ def test_a_standalone_training_job_has_a_stop_button_and_a_log(
         browser.json("GET", "/ui/api/training-jobs/alone")[1]), timeout=60)
     assert view["TuningJobName"] is None
     assert [p["Value"] for p in view["Metrics"]] == [0.25]
+    # The list page shows the training jobs created on their own, not a tuning job's.
+    status, listed = browser.json("GET", "/ui/api/training-jobs")
+    assert status == 200
+    assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == ["alone"]
+    assert listed["TrainingJobSummaries"][0]["TrainingJobStatus"] == "InProgress"
 
     _, job = browser.json("GET", f"/ui/api/jobs/{finished_job}")
     member = job["TrainingJobSummaries"][0]["TrainingJobName"]

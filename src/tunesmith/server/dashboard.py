@@ -1,4 +1,5 @@
-"""The dashboard at ``/ui``: tuning jobs, their training jobs, logs and metric curves, live.
+"""The dashboard at ``/ui``: tuning jobs, their training jobs, standalone training jobs, logs and
+metric curves, live.
 
 One page (``dashboard/index.html`` with its script and style, nothing fetched from elsewhere)
 reads the JSON routes below every two seconds. A tuning job's charts are tunesmith.viz's report,
@@ -32,6 +33,7 @@ from tunesmith.server.endpoint import SageMakerApi
 from tunesmith.server.protocol import to_wire
 from tunesmith.server.reports import Reports
 from tunesmith.server.settings import ServerSettings
+from tunesmith.store import Listing
 from tunesmith.viz.export import vega_javascript
 
 COOKIE = "tunesmith_session"
@@ -172,6 +174,10 @@ def dashboard_router(settings: ServerSettings, api: Callable[[], SageMakerApi]) 
     def report(name: str, request: Request) -> Response:
         return guarded(lambda: report_of(name, request), request)
 
+    @router.get("/api/training-jobs")
+    def standalone(request: Request) -> Response:
+        return guarded(lambda: standalone_training_jobs(api()), request)
+
     @router.get("/api/training-jobs/{name}")
     def training_job(name: str, request: Request) -> Response:
         return guarded(lambda: training_job_view(api(), name), request)
@@ -253,6 +259,25 @@ def tuning_job(api: SageMakerApi, name: str) -> dict[str, Any]:
         "TrainingJobSummaries",
     )
     return {"Description": described, "TrainingJobSummaries": summaries}
+
+
+def standalone_training_jobs(api: SageMakerApi) -> dict[str, Any]:
+    """The training jobs created on their own (``CreateTrainingJob``), newest first."""
+    records = api.context.workspace.store.list_training_jobs(Listing(), standalone=True)
+    return {
+        "TrainingJobSummaries": [
+            {
+                "TrainingJobName": r.name,
+                "TrainingJobStatus": r.status,
+                "SecondaryStatus": r.secondary_status,
+                "CreationTime": r.created,
+                "TrainingStartTime": r.start_time,
+                "TrainingEndTime": r.end_time,
+                "FailureReason": r.failure_reason,
+            }
+            for r in records
+        ]
+    }
 
 
 def training_job_view(api: SageMakerApi, name: str) -> dict[str, Any]:

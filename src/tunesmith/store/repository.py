@@ -329,11 +329,17 @@ class Store:
             raise ResourceInUse(f"Training job '{values['name']}' already exists.") from None
         return seq
 
-    def list_training_jobs(self, listing: Listing) -> list[TrainingJobRecord]:
-        """Every training job, of tuning jobs or not (``ListTrainingJobs``)."""
+    def list_training_jobs(
+        self, listing: Listing, *, standalone: bool = False
+    ) -> list[TrainingJobRecord]:
+        """Every training job, of tuning jobs or not (``ListTrainingJobs``); with
+        ``standalone``, only those created by ``CreateTrainingJob``."""
         c = training_jobs.c
         modified = func.coalesce(c.end_time, c.start_time, c.created)
-        query = _listed(select(training_jobs), listing, c.name, c.status, c.created, modified)
+        selected = select(training_jobs)
+        if standalone:
+            selected = selected.where(c.tuning_job.is_(None))
+        query = _listed(selected, listing, c.name, c.status, c.created, modified)
         with self.read() as conn:
             return [_record(TrainingJobRecord, row) for row in conn.execute(query)]
 

@@ -79,7 +79,7 @@ function table(id, columns, rows) {
       (c) => el("td", { class: c.numeric ? "num" : "" }, c.cell ? c.cell(row) : c.value(row) ?? "—")))));
   }
   refreshBody();
-  return el("div", {}, filter, el("table", {}, el("thead", {}, head), body));
+  return el("div", { "data-table": id }, filter, el("table", {}, el("thead", {}, head), body));
 }
 
 // -- charts: Vega-Lite, drawn by the bundle this server serves --------------------------------
@@ -178,8 +178,18 @@ async function refreshMetrics(points, start) {
 
 // -- views ----------------------------------------------------------------------------------
 
+// Columns of both training job tables: a tuning job's, and the standalone ones on the list.
+const TRAINING_JOB = { label: "Training job", value: (s) => s.TrainingJobName,
+  cell: (s) => link(`#/training-jobs/${encodeURIComponent(s.TrainingJobName)}`, s.TrainingJobName) };
+const TRAINING_STATUS = { label: "Status", value: (s) => s.TrainingJobStatus, cell: (s) => status(s.TrainingJobStatus) };
+const TRAINING_DURATION = { label: "Duration", numeric: true,
+  value: (s) => s.TrainingStartTime && ((s.TrainingEndTime || Date.now() / 1000) - s.TrainingStartTime),
+  cell: (s) => duration(s.TrainingStartTime, s.TrainingEndTime) };
+const FAILURE_REASON = { label: "Failure reason", value: (s) => s.FailureReason };
+
 async function jobsView() {
-  const { HyperParameterTuningJobSummaries: jobs } = await api("jobs");
+  const [{ HyperParameterTuningJobSummaries: jobs }, { TrainingJobSummaries: alone }] =
+    await Promise.all([api("jobs"), api("training-jobs")]);
   return el("div", {}, el("h1", {}, "Tuning jobs"), table("jobs", [
     { label: "Tuning job", value: (j) => j.HyperParameterTuningJobName,
       cell: (j) => link(`#/jobs/${encodeURIComponent(j.HyperParameterTuningJobName)}`, j.HyperParameterTuningJobName) },
@@ -193,7 +203,14 @@ async function jobsView() {
     { label: "Best objective", numeric: true, value: (j) => j.BestObjectiveValue,
       cell: (j) => j.BestObjectiveValue === null ? "—" : `${number(j.BestObjectiveValue)} (${j.Objective.MetricName})` },
     { label: "Created", value: (j) => j.CreationTime, cell: (j) => when(j.CreationTime) },
-  ], jobs));
+  ], jobs),
+  // Training jobs created on their own (CreateTrainingJob); a tuning job's are on its page.
+  alone.length ? [el("h2", {}, "Standalone training jobs"), table("standalone", [
+    TRAINING_JOB, TRAINING_STATUS,
+    { label: "Secondary status", value: (s) => s.SecondaryStatus },
+    { label: "Created", value: (s) => s.CreationTime, cell: (s) => when(s.CreationTime) },
+    TRAINING_DURATION, FAILURE_REASON,
+  ], alone)] : []);
 }
 
 function finished(c) { return c.Completed + c.Stopped + c.RetryableError + c.NonRetryableError; }
@@ -216,16 +233,12 @@ async function jobView(name, after) {
       d.FailureReason ? [el("dt", {}, "Failure reason"), el("dd", { class: "error" }, d.FailureReason)] : []),
     el("h2", {}, "Charts"), chartHost(`job:${name}`),
     el("h2", {}, "Training jobs"), table(`training-jobs:${name}`, [
-      { label: "Training job", value: (s) => s.TrainingJobName,
-        cell: (s) => link(`#/training-jobs/${encodeURIComponent(s.TrainingJobName)}`, s.TrainingJobName) },
-      { label: "Status", value: (s) => s.TrainingJobStatus, cell: (s) => status(s.TrainingJobStatus) },
+      TRAINING_JOB, TRAINING_STATUS,
       { label: "Objective", numeric: true, value: (s) => s.FinalHyperParameterTuningJobObjectiveMetric?.Value,
         cell: (s) => number(s.FinalHyperParameterTuningJobObjectiveMetric?.Value) },
       { label: "Hyperparameters", value: (s) => Object.entries(s.TunedHyperParameters || {}).map(([k, v]) => `${k}=${v}`).join(" ") },
       { label: "Started", value: (s) => s.TrainingStartTime, cell: (s) => when(s.TrainingStartTime) },
-      { label: "Duration", numeric: true, value: (s) => s.TrainingStartTime && ((s.TrainingEndTime || Date.now() / 1000) - s.TrainingStartTime),
-        cell: (s) => duration(s.TrainingStartTime, s.TrainingEndTime) },
-      { label: "Failure reason", value: (s) => s.FailureReason },
+      TRAINING_DURATION, FAILURE_REASON,
     ], summaries));
 }
 
