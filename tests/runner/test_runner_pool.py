@@ -200,6 +200,14 @@ def test_preload_list_is_declared_or_read_from_the_top_level_imports(tmp_path: P
     """)
     (tmp_path / "src" / "helper.py").write_text("")
     assert preload_modules(script, {}) == ("os", "pandas", "sklearn.ensemble", "xgboost")
+    # The script's own modules are read too, and the modules they import, in turn.
+    (tmp_path / "src" / "helper.py").write_text("import scipy.stats, torch\nimport model.net\n")
+    (tmp_path / "src" / "model").mkdir()
+    (tmp_path / "src" / "model" / "__init__.py").write_text("import json\n")
+    (tmp_path / "src" / "model" / "net.py").write_text("from sklearn import svm\nimport helper\n")
+    assert preload_modules(script, {}) == (
+        "json", "os", "pandas", "scipy.stats", "sklearn", "sklearn.ensemble", "xgboost"
+    )
     declared = {"TUNESMITH_PRELOAD": "pandas, sklearn.ensemble,,"}
     assert preload_modules(script, declared) == ("pandas", "sklearn.ensemble")
     script.write_text("this is not python")

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 POOL_ENV = "TUNESMITH_POOL"
 PRELOAD_ENV = "TUNESMITH_PRELOAD"
+MAX_OWN_MODULES = 32
+"""How many of the script's own modules are read for imports to preload (a folder of many
+files is not all the script's)."""
 READY_SECONDS = 600.0
 """How long a server may take to import its preload list (a busy host, a large library)."""
 SERVER_EXIT_SECONDS = 5.0
@@ -336,21 +339,44 @@ def _server_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def preload_modules(script: Path, env: Mapping[str, str]) -> tuple[str, ...]:
     """The modules a server imports for ``script``: ``TUNESMITH_PRELOAD`` if set, else the
-    script's top-level imports that are neither its own modules nor GPU libraries."""
+    top-level imports of the script, and of the script's own modules it imports (followed
+    through its folder), that are neither its own modules nor GPU libraries."""
     declared = env.get(PRELOAD_ENV)
     if declared is not None:
         return tuple(sorted({m.strip() for m in declared.split(",") if m.strip()}))
+    folder = script.parent
     try:
-        imported = _script_imports(script.read_bytes())
+        own = {p.stem for p in folder.iterdir() if p.suffix == ".py" or p.is_dir()}
+        imported = list(_script_imports(script.read_bytes()))
     except OSError:
         return ()  # the script shows its own error when it runs
-    own = {p.stem for p in script.parent.iterdir() if p.suffix == ".py" or p.is_dir()}
-    found = set()
-    for name in imported:
+    found: set[str] = set()
+    followed: set[str] = set()
+    while imported:
+        name = imported.pop()
         root = name.split(".")[0]
-        if root not in own and root not in AFTER_FORK_MODULES and root != "__future__":
+        if root in own:
+            # A training script split over files imports its libraries in the other files.
+            if name not in followed and len(followed) < MAX_OWN_MODULES:
+                followed.add(name)
+                imported.extend(_own_module_imports(folder, name))
+                # Importing ``package.module`` runs the package's ``__init__`` first.
+                imported.append(name.rpartition(".")[0] or name)
+        elif root not in AFTER_FORK_MODULES and root != "__future__":
             found.add(name)
     return tuple(sorted(found))
+
+
+def _own_module_imports(folder: Path, name: str) -> tuple[str, ...]:
+    """The top-level imports of the script's own module ``name`` (a file or a package in the
+    script's folder); none when it cannot be read."""
+    base = folder.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        try:
+            return _script_imports(path.read_bytes())
+        except OSError:
+            continue
+    return ()
 
 
 @functools.lru_cache(maxsize=64)
