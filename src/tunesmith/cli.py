@@ -6,8 +6,7 @@ import json
 import os
 import sys
 import threading
-import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -178,14 +177,13 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
 
     for job_name in names:
         threading.Thread(target=run, args=(job_name,), name=f"tunesmith-{job_name}").start()
-    started = time.monotonic()
     with Live(console=console, refresh_per_second=4) as live:
         # Wait on events, not Thread.join: a KeyboardInterrupt inside join() makes a running
         # thread look finished (CPython 3.11).
         while not all(event.is_set() for event in finished.values()):
             try:
                 next(e for e in finished.values() if not e.is_set()).wait(REFRESH_SECONDS)
-                live.update(_progress_view(workspace, names, time.monotonic() - started))
+                live.update(_progress_view(workspace, names))
             except KeyboardInterrupt:
                 for job_name in names:
                     workspace.store.update_tuning_job(
@@ -194,18 +192,22 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
                 for engine in engines:
                     engine.request_stop()
                 live.console.print("Stopping: the running training jobs are being stopped…")
-        live.update(_progress_view(workspace, names, time.monotonic() - started))
+        live.update(_progress_view(workspace, names))
+    if not console.is_terminal:
+        console.line()  # a log's last progress line ends like the others (rich leaves it open)
     if conflicts:
         raise conflicts[0]
     return [workspace.store.get_tuning_job(job_name).status for job_name in names]
 
 
-def _progress_view(workspace: Workspace, names: list[str], elapsed: float) -> Group:
-    return Group(*(_job_progress(workspace, n, elapsed) for n in names))
+def _progress_view(workspace: Workspace, names: list[str]) -> Group:
+    return Group(*(_job_progress(workspace, n) for n in names))
 
 
-def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
+def _job_progress(workspace: Workspace, name: str) -> Group:
     doc = service.describe_tuning_job(workspace.store, name)
+    ended = doc.get("HyperParameterTuningEndTime")
+    elapsed = ((ended or datetime.now(UTC)) - doc["CreationTime"]).total_seconds()
     counters = doc["TrainingJobStatusCounters"]
     limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
     failed = counters["RetryableError"] + counters["NonRetryableError"]
@@ -218,9 +220,11 @@ def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
         f"  {doc['HyperParameterTuningJobConfig'].get('Strategy', 'Bayesian')}",
         f"  {_duration(elapsed)}",
     )
-    line = Text(
-        f"training jobs {finished}/{total} done   running {counters['InProgress']}   "
-        f"failed {failed}   stopped {counters['Stopped']}"
+    bar = Table.grid(padding=(0, 2))
+    bar.add_row(
+        ProgressBar(total=total, completed=finished, width=20),
+        f"training jobs {finished}/{total} done, {counters['InProgress']} running, "
+        f"{failed} failed, {counters['Stopped']} stopped",
     )
     best = doc.get("BestTrainingJob")
     if best:
@@ -232,7 +236,7 @@ def _job_progress(workspace: Workspace, name: str, elapsed: float) -> Group:
         )
     else:
         best_line = Text("best —", style="dim")
-    return Group(header, ProgressBar(total=total, completed=finished, width=60), line, best_line)
+    return Group(header, bar, best_line)
 
 
 def _status_style(status: str) -> str:
@@ -246,15 +250,19 @@ def _duration(seconds: float) -> str:
 
 
 def _print_outcome(workspace: Workspace, name: str) -> None:
+    # Whole lines (soft wrap): a terminal folds them itself, and a log keeps them greppable.
     job = workspace.store.get_tuning_job(name)
     doc = service.describe_tuning_job(workspace.store, name)
     console.print(
         f"Tuning job {name} ended [{_status_style(job.status)}]{job.status}[/]: "
         f"{job.completion_reason or ''}",
         highlight=False,
+        soft_wrap=True,
     )
     if job.failure_reason and job.status == "Failed":
-        console.print(f"Failure reason: {job.failure_reason}", highlight=False, markup=False)
+        console.print(
+            f"Failure reason: {job.failure_reason}", highlight=False, markup=False, soft_wrap=True
+        )
     if job.end_time is not None:
         parallel = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"]
         busy = workspace.store.consumed_seconds(name, job.end_time)
@@ -262,6 +270,7 @@ def _print_outcome(workspace: Workspace, name: str) -> None:
             f"Wall time {job.end_time - job.created:.1f} s; the training jobs ran {busy:.1f} s in "
             f"all, {busy / parallel:.1f} s spread over {parallel} slots",
             highlight=False,
+            soft_wrap=True,
         )
     if best := doc.get("BestTrainingJob"):
         metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
@@ -271,6 +280,7 @@ def _print_outcome(workspace: Workspace, name: str) -> None:
             + ", ".join(f"{k}={v}" for k, v in best["TunedHyperParameters"].items()),
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 

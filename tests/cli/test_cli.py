@@ -30,7 +30,12 @@ def test_tune_then_inspect(home, script_dir, tmp_path) -> None:
     spec = write_spec(tmp_path / "job.yaml", tuning_document("clijob", script_dir(), max_jobs=3))
     result = cli("tune", str(spec))
     assert result.returncode == 0, result.stderr
-    assert "clijob" in result.stdout and "Best training job" in result.stdout
+    lines = result.stdout.splitlines()
+    # Piped, the progress ends on its own line, and the outcome's lines are not folded.
+    assert "training jobs 3/3 done, 0 running, 0 failed, 0 stopped" in result.stdout
+    assert any(line.startswith("Tuning job clijob ended Completed") for line in lines)
+    best = next(line for line in lines if line.startswith("Best training job"))
+    assert len(best) > 80 and " x=" in best and " n=" in best
 
     described = cli("describe", "clijob", "--json")
     document = json.loads(described.stdout)
