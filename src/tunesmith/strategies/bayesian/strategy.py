@@ -69,7 +69,10 @@ class BayesianStrategy(Strategy):
     ) -> list[Config]:
         rng = self.rng(0)
         gp = surrogate.fit(self.encoding, observations, self._cache, rng)
-        best = float(np.min(gp.mean(gp.x)))
+        # Improvement is counted from the best loss observed, not from the model's mean there:
+        # the mean sits above the best loss by a share of the fitted noise, and expected
+        # improvement over it pays for proposals next to the best point that can only repeat it.
+        best = float(np.min(gp.y))
         top = np.argsort(gp.y)[:5]
         anchors = self.encoding.coordinates(gp.x[top])
         # Each score costs O(observations^2); with hundreds of them a leaner search keeps the
