@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -177,13 +178,14 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
 
     for job_name in names:
         threading.Thread(target=run, args=(job_name,), name=f"tunesmith-{job_name}").start()
-    with Live(console=console, refresh_per_second=4) as live:
+    display = _LiveProgress(names) if console.is_terminal else _LineProgress(names)
+    with display:
         # Wait on events, not Thread.join: a KeyboardInterrupt inside join() makes a running
         # thread look finished (CPython 3.11).
         while not all(event.is_set() for event in finished.values()):
             try:
                 next(e for e in finished.values() if not e.is_set()).wait(REFRESH_SECONDS)
-                live.update(_progress_view(workspace, names))
+                display.show(workspace)
             except KeyboardInterrupt:
                 for job_name in names:
                     workspace.store.update_tuning_job(
@@ -191,52 +193,123 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
                     )
                 for engine in engines:
                     engine.request_stop()
-                live.console.print("Stopping: the running training jobs are being stopped…")
-        live.update(_progress_view(workspace, names))
-    if not console.is_terminal:
-        console.line()  # a log's last progress line ends like the others (rich leaves it open)
+                console.print("Stopping: the running training jobs are being stopped…")
+        display.show(workspace)
     if conflicts:
         raise conflicts[0]
     return [workspace.store.get_tuning_job(job_name).status for job_name in names]
 
 
-def _progress_view(workspace: Workspace, names: list[str]) -> Group:
-    return Group(*(_job_progress(workspace, n) for n in names))
+@dataclass(frozen=True)
+class _Progress:
+    """What the progress display shows of one tuning job."""
 
+    name: str
+    status: str
+    strategy: str
+    elapsed: float
+    total: int
+    finished: int
+    running: int
+    failed: int
+    stopped: int
+    best: tuple[str, str] | None
+    """``<metric> <value>`` and the best training job's name."""
 
-def _job_progress(workspace: Workspace, name: str) -> Group:
-    doc = service.describe_tuning_job(workspace.store, name)
-    ended = doc.get("HyperParameterTuningEndTime")
-    elapsed = ((ended or datetime.now(UTC)) - doc["CreationTime"]).total_seconds()
-    counters = doc["TrainingJobStatusCounters"]
-    limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
-    failed = counters["RetryableError"] + counters["NonRetryableError"]
-    finished = counters["Completed"] + counters["Stopped"] + failed
-    total = limits.get("MaxNumberOfTrainingJobs") or max(finished + counters["InProgress"], 1)
-    status = doc["HyperParameterTuningJobStatus"]
-    header = Text.assemble(
-        (f"{name} ", "bold"),
-        (status, _status_style(status)),
-        f"  {doc['HyperParameterTuningJobConfig'].get('Strategy', 'Bayesian')}",
-        f"  {_duration(elapsed)}",
-    )
-    bar = Table.grid(padding=(0, 2))
-    bar.add_row(
-        ProgressBar(total=total, completed=finished, width=20),
-        f"training jobs {finished}/{total} done, {counters['InProgress']} running, "
-        f"{failed} failed, {counters['Stopped']} stopped",
-    )
-    best = doc.get("BestTrainingJob")
-    if best:
-        metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
-        best_line = Text.assemble(
-            "best ",
-            (f"{metric['MetricName']} {metric['Value']:.6g}", "bold green"),
-            f"  ({best['TrainingJobName']})",
+    @classmethod
+    def of(cls, workspace: Workspace, name: str) -> _Progress:
+        doc = service.describe_tuning_job(workspace.store, name)
+        ended = doc.get("HyperParameterTuningEndTime")
+        counters = doc["TrainingJobStatusCounters"]
+        failed = counters["RetryableError"] + counters["NonRetryableError"]
+        finished = counters["Completed"] + counters["Stopped"] + failed
+        limit = doc["HyperParameterTuningJobConfig"]["ResourceLimits"].get(
+            "MaxNumberOfTrainingJobs"
         )
-    else:
-        best_line = Text("best —", style="dim")
-    return Group(header, bar, best_line)
+        best = doc.get("BestTrainingJob")
+        if best:
+            metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
+            best_text = (f"{metric['MetricName']} {metric['Value']:.6g}", best["TrainingJobName"])
+        return cls(
+            name=name,
+            status=doc["HyperParameterTuningJobStatus"],
+            strategy=doc["HyperParameterTuningJobConfig"].get("Strategy", "Bayesian"),
+            elapsed=((ended or datetime.now(UTC)) - doc["CreationTime"]).total_seconds(),
+            total=limit or max(finished + counters["InProgress"], 1),
+            finished=finished,
+            running=counters["InProgress"],
+            failed=failed,
+            stopped=counters["Stopped"],
+            best=best_text if best else None,
+        )
+
+    @property
+    def counts(self) -> str:
+        return (
+            f"training jobs {self.finished}/{self.total} done, {self.running} running, "
+            f"{self.failed} failed, {self.stopped} stopped"
+        )
+
+    def view(self) -> Group:
+        header = Text.assemble(
+            (f"{self.name} ", "bold"),
+            (self.status, _status_style(self.status)),
+            f"  {self.strategy}  {_duration(self.elapsed)}",
+        )
+        bar = Table.grid(padding=(0, 2))
+        bar.add_row(ProgressBar(total=self.total, completed=self.finished, width=20), self.counts)
+        if self.best is None:
+            return Group(header, bar, Text("best —", style="dim"))
+        value, job = self.best
+        return Group(header, bar, Text.assemble("best ", (value, "bold green"), f"  ({job})"))
+
+
+class _LiveProgress:
+    """In a terminal: every job's progress, redrawn in place."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.live = Live(console=console, refresh_per_second=4)
+
+    def __enter__(self) -> _LiveProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def show(self, workspace: Workspace) -> None:
+        self.live.update(Group(*(_Progress.of(workspace, n).view() for n in self.names)))
+
+
+class _LineProgress:
+    """Piped to a file or a log: one line per job whenever its counts, status or best
+    change, so that progress shows as it happens and the log stays readable."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.shown: dict[str, tuple] = {}
+
+    def __enter__(self) -> _LineProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def show(self, workspace: Workspace) -> None:
+        for name in self.names:
+            progress = _Progress.of(workspace, name)
+            state = (progress.status, progress.finished, progress.running, progress.best)
+            if self.shown.get(name) == state:
+                continue
+            self.shown[name] = state
+            best = f"; best {progress.best[0]} ({progress.best[1]})" if progress.best else ""
+            console.print(
+                f"{name} {progress.status} {_duration(progress.elapsed)}: {progress.counts}{best}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
 
 
 def _status_style(status: str) -> str:

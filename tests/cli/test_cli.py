@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -31,8 +32,13 @@ def test_tune_then_inspect(home, script_dir, tmp_path) -> None:
     result = cli("tune", str(spec))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    # Piped, the progress ends on its own line, and the outcome's lines are not folded.
-    assert "training jobs 3/3 done, 0 running, 0 failed, 0 stopped" in result.stdout
+    # Piped, progress comes as a line per change, and the outcome's lines are not folded.
+    progress = [line for line in lines if line.startswith("clijob ") and "training jobs" in line]
+    assert re.fullmatch(
+        r"clijob Completed \d+:\d\d:\d\d: training jobs 3/3 done, 0 running, 0 failed, "
+        r"0 stopped; best score [-0-9.e]+ \(clijob-\d{3}-[0-9a-f]{8}\)",
+        progress[-1],
+    )
     assert any(line.startswith("Tuning job clijob ended Completed") for line in lines)
     best = next(line for line in lines if line.startswith("Best training job"))
     assert len(best) > 80 and " x=" in best and " n=" in best
