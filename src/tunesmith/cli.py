@@ -226,10 +226,11 @@ class _Progress:
         limit = doc["HyperParameterTuningJobConfig"]["ResourceLimits"].get(
             "MaxNumberOfTrainingJobs"
         )
-        best = doc.get("BestTrainingJob")
-        if best:
-            metric = best["FinalHyperParameterTuningJobObjectiveMetric"]
-            best_text = (f"{metric['MetricName']} {metric['Value']:.6g}", best["TrainingJobName"])
+        best_job = doc.get("BestTrainingJob")
+        best = None
+        if best_job:
+            metric = best_job["FinalHyperParameterTuningJobObjectiveMetric"]
+            best = (f"{metric['MetricName']} {metric['Value']:.6g}", best_job["TrainingJobName"])
         return cls(
             name=name,
             status=doc["HyperParameterTuningJobStatus"],
@@ -240,7 +241,7 @@ class _Progress:
             running=counters["InProgress"],
             failed=failed,
             stopped=counters["Stopped"],
-            best=best_text if best else None,
+            best=best,
         )
 
     @property
