@@ -121,6 +121,14 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     running.stop()
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own home, also the one the ``tunesmith`` command and the Python API use."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("TUNESMITH_HOME", str(folder))
+    return folder
+
+
 def _post(port: int, body: bytes) -> tuple[int, dict]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -166,10 +174,8 @@ def _home_files(home: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_hostile_documents_get_a_validation_error_everywhere(
-    base: dict, server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: dict, server: tuple[int, Path], home: Path, tmp_path: Path
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TUNESMITH_HOME", str(home))
     port, server_home = server
     Workspace.open(home)  # the store exists before, so "untouched" compares like with like
     outside = {p.name for p in tmp_path.iterdir()}
@@ -248,10 +254,8 @@ NULL_MEMBERS = [  # optional members of structures, at several depths
 
 @pytest.mark.slow
 def test_null_in_an_optional_member_means_absent_through_every_interface(
-    base: dict, server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: dict, server: tuple[int, Path], home: Path, tmp_path: Path
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TUNESMITH_HOME", str(home))
     port, server_home = server
     absent = copy.deepcopy(base)
     with_nulls = copy.deepcopy(base)
