@@ -360,8 +360,8 @@ def preload_modules(script: Path, env: Mapping[str, str]) -> tuple[str, ...]:
             if name not in followed and len(followed) < MAX_OWN_MODULES:
                 followed.add(name)
                 imported.extend(_own_module_imports(folder, name))
-                # Importing ``package.module`` runs the package's ``__init__`` first.
-                imported.append(name.rpartition(".")[0] or name)
+                if "." in name:  # importing ``package.module`` runs the package's ``__init__``
+                    imported.append(name.rpartition(".")[0])
         elif root not in AFTER_FORK_MODULES and root != "__future__":
             found.add(name)
     return tuple(sorted(found))
