@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,10 @@ import pytest
 from pgcluster import Cluster, postgres_cluster
 
 from helpers import QUADRATIC
+
+# Each test expects the fork servers its runners started to end with them: no server is kept
+# idle for the next test (test_runner_pool checks the idle servers).
+os.environ["TUNESMITH_POOL_IDLE"] = "0"
 
 
 @pytest.fixture

@@ -184,6 +184,48 @@ def test_jobs_of_one_server_share_the_preloaded_modules(
     assert len(lines) == 1 and lines.pop().startswith("True ")
 
 
+def test_runners_of_one_process_share_servers_kept_while_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tuning jobs run by one process (a server, a notebook) fork from one server, which stays
+    ready between them for ``TUNESMITH_POOL_IDLE`` seconds and is replaced if it dies."""
+    monkeypatch.setenv("TUNESMITH_POOL", "1")
+    monkeypatch.setenv("TUNESMITH_POOL_IDLE", "600")
+    source = "import os\nprint(os.getppid())\n"
+    count = iter(range(100))
+
+    def servers_of(*runners: LocalRunner, recorder: Recorder) -> list[int]:
+        specs = [spec_for(tmp_path, f"job-{next(count)}", source=source) for _ in runners]
+        for runner, spec in zip(runners, specs, strict=True):
+            runner.start(spec)
+        for spec in specs:
+            assert recorder.ended(spec.name, timeout=60).status == "Completed", log_text(spec)
+            assert "warm worker pool" not in log_text(spec)
+        return [int(log_text(spec)) for spec in specs]
+
+    recorder = Recorder()
+    first, second = LocalRunner(recorder), LocalRunner(recorder)
+    shared = servers_of(first, second, recorder=recorder)
+    assert shared[0] == shared[1]
+    first.close()
+    second.close()
+    server = psutil.Process(shared[0])
+    assert server.is_running() and server.status() != psutil.STATUS_ZOMBIE
+
+    third = LocalRunner(recorder)
+    assert servers_of(third, recorder=recorder) == [server.pid]
+    third.close()
+    server.kill()
+    assert survivors([server], timeout=30) == []
+
+    fourth = LocalRunner(recorder)
+    [replacement] = servers_of(fourth, recorder=recorder)
+    assert replacement != server.pid
+    monkeypatch.setenv("TUNESMITH_POOL_IDLE", "0.2")
+    fourth.close()
+    assert survivors([psutil.Process(replacement)], timeout=30) == []
+
+
 def test_preload_list_is_declared_or_read_from_the_top_level_imports(tmp_path: Path) -> None:
     script = write_script(tmp_path / "src", """
         from __future__ import annotations

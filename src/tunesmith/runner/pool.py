@@ -16,11 +16,17 @@ script's top-level imports (leaving out the script's own modules and GPU librari
 imported after the fork). ``TUNESMITH_POOL=0`` turns the pool off. Programs that are not Python
 scripts start cold; so does every job of a server that would be unsafe to fork (threads, GPU
 libraries), with a note in the job's log.
+
+The servers belong to the process, not to a runner: the tuning jobs an API server or a notebook
+runs at once or one after another fork from the same server while their key (interpreter,
+preload list, environment) matches, and a server no runner uses ends after
+``TUNESMITH_POOL_IDLE`` seconds (default 300; 0 ends it with its last runner).
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import functools
 import json
 import logging
@@ -40,6 +46,9 @@ log = logging.getLogger(__name__)
 
 POOL_ENV = "TUNESMITH_POOL"
 PRELOAD_ENV = "TUNESMITH_PRELOAD"
+IDLE_ENV = "TUNESMITH_POOL_IDLE"
+IDLE_SECONDS = 300.0
+"""How long a server no runner uses stays ready for the next tuning job of this process."""
 MAX_OWN_MODULES = 32
 """How many of the script's own modules are read for imports to preload (a folder of many
 files is not all the script's)."""
@@ -127,6 +136,8 @@ class _Server:
         self.key = key
         self.lock = threading.Lock()
         self.unusable: str | None = None
+        self.failed = False
+        """It was ready, then went away or stopped answering: a new one takes its place."""
         self.control: socket.socket | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._cwd = cwd
@@ -197,8 +208,16 @@ class _Server:
             job.close()
             with self.lock:
                 self.unusable = "its server failed: " + str((reply or {}).get("error", "ended"))
+                self.failed = True
             return None
         return int(reply["pid"]), job
+
+    def replaceable(self) -> bool:
+        """Whether it failed or ended after it was ready (killed by hand, by the OOM killer).
+        Read without the lock, which a server importing its modules holds for seconds."""
+        process = self.process
+        ended = self.control is not None and process is not None and process.poll() is not None
+        return self.failed or ended
 
     def close(self) -> None:
         with self.lock:
@@ -217,12 +236,96 @@ class _Server:
             self.process.wait()
 
 
-class WarmPool:
-    """Fork servers of one runner, started on first use and ended by :meth:`close`."""
+class _Servers:
+    """The fork servers of this process by key, counted by the runners using them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._servers: dict[_Key, _Server] = {}
+        self._users: dict[_Key, int] = {}
+        self._idle: dict[_Key, threading.Timer] = {}
+
+    def acquire(self, key: _Key) -> None:
+        with self._lock:
+            timer = self._idle.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+            self._users[key] = self._users.get(key, 0) + 1
+
+    def server(self, key: _Key, cwd: Path) -> _Server:
+        """The key's server, a new one in place of one that failed."""
+        replaced = None
+        with self._lock:
+            server = self._servers.get(key)
+            if server is None or server.replaceable():
+                replaced = server
+                server = self._servers[key] = _Server(key, cwd)
+        if replaced is not None:
+            replaced.close()
+        return server
+
+    def release(self, key: _Key) -> None:
+        with self._lock:
+            self._users[key] -= 1
+            if self._users[key] > 0:
+                return
+            del self._users[key]
+            if key not in self._servers:
+                return
+            idle = _idle_seconds()
+            if idle > 0:
+                timer = self._idle[key] = threading.Timer(idle, self._expire, (key,))
+                timer.daemon = True
+                timer.start()
+                return
+            server = self._servers.pop(key)
+        server.close()
+
+    def _expire(self, key: _Key) -> None:
+        with self._lock:
+            if key in self._users or key not in self._servers:
+                return  # taken again meanwhile
+            self._idle.pop(key, None)
+            server = self._servers.pop(key)
+        server.close()
+
+    def close_all(self) -> None:
+        """At exit: tell every server to end once its training jobs have (without waiting)."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            if server.control is not None:
+                server.control.close()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the servers are the parent's; hold none of their sockets open."""
+        self._lock = threading.Lock()
+        for server in self._servers.values():
+            if server.control is not None:
+                server.control.close()
+        self._servers, self._users, self._idle = {}, {}, {}
+
+
+_SERVERS = _Servers()
+atexit.register(_SERVERS.close_all)
+os.register_at_fork(after_in_child=_SERVERS.forget_after_fork)
+
+
+def _idle_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get(IDLE_ENV, IDLE_SECONDS)))
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds; using %s", IDLE_ENV,
+                    os.environ[IDLE_ENV], IDLE_SECONDS)
+        return IDLE_SECONDS
+
+
+class WarmPool:
+    """One runner's use of this process's fork servers, from first use until :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[_Key] = set()
         self._closed = False
 
     def prepare(self, process: TrainingProcess) -> None:
@@ -265,9 +368,9 @@ class WarmPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            servers, self._servers = list(self._servers.values()), {}
-        for server in servers:
-            server.close()
+            keys, self._keys = self._keys, set()
+        for key in keys:
+            _SERVERS.release(key)
 
     def _server(self, process: TrainingProcess) -> _Server | None:
         if not _poolable(process):
@@ -280,10 +383,10 @@ class WarmPool:
         with self._lock:
             if self._closed:
                 return None
-            server = self._servers.get(key)
-            if server is None:
-                server = self._servers[key] = _Server(key, process.cwd)
-            return server
+            if key not in self._keys:
+                self._keys.add(key)
+                _SERVERS.acquire(key)
+        return _SERVERS.server(key, process.cwd)
 
 
 class _Ends:
