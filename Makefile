@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: $(VENV)/.installed
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/optimizer_quality.py --quick
 	$(BIN)/python benchmarks/overhead.py
+
+# The reliability tests alone, keeping their figures for the README.
+reliability: $(VENV)/.installed
+	TUNESMITH_RELIABILITY_FIGURES=benchmarks/results/reliability.json \
+		$(BIN)/python -m pytest tests/reliability
 
 clean:
 	rm -rf $(VENV) .tunesmith

@@ -16,7 +16,9 @@ from tunesmith import service
 from tunesmith.launch import run_engine
 from tunesmith.store import Store
 
-FIGURES = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "reliability.json"
+FIGURES_ENV = "TUNESMITH_RELIABILITY_FIGURES"
+"""Where the figures go as JSON (``make reliability``: benchmarks/results/reliability.json);
+unset, they are only printed, so that a test run leaves the working tree as it was."""
 
 RECORDS_ITS_RUNS = """
 import os, sys, time
@@ -115,13 +117,16 @@ def runs_per_training_job(runs_file: Path) -> dict[str, int]:
 
 
 def record_figures(section: str, figures: dict[str, Any]) -> None:
-    """Print figures and keep them in ``benchmarks/results/reliability.json``, under
-    ``section`` (the other sections are kept)."""
+    """Print figures and, with ``TUNESMITH_RELIABILITY_FIGURES`` set, keep them in that JSON
+    file under ``section`` (the other sections are kept)."""
     print(f"{section}: {json.dumps(figures, sort_keys=True)}")
+    if not os.environ.get(FIGURES_ENV):
+        return
+    path = Path(os.environ[FIGURES_ENV])
     try:
-        document = json.loads(FIGURES.read_text())
+        document = json.loads(path.read_text())
     except (OSError, ValueError):
         document = {}
     document[section] = figures
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    FIGURES.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
