@@ -475,16 +475,23 @@ class RayRunner(Runner):
 
     def _host_failed(self, host: _Host, error: Exception) -> None:
         """Its actor failed: every job it ran has failed (the node's group guard stops their
-        scripts), and the next job on its node gets a new host actor."""
+        scripts), and the next job on its node gets a new host actor. The idle placement groups
+        on its node are given back too, in case the node itself has gone."""
+        stale: list[PlacementGroup] = []
         with self._lock:
             for ref in [ref for ref, (owner, _) in self._calls.items() if owner is host]:
                 del self._calls[ref]
             if host.node is not None and self._hosts.get(host.node) is host:
                 del self._hosts[host.node]
+                for groups in self._idle_groups.values():
+                    stale += [group for group, node in groups if node == host.node]
+                    groups[:] = [(group, node) for group, node in groups if node != host.node]
             jobs = list(host.jobs.values())
             host.polling = False
         if host.node is not None:  # a GPU job's own actor goes with its job, in ``_end``
             ray.kill(host.actor, no_restart=True)
+        for group in stale:
+            remove_placement_group(group)
         for job in jobs:
             self._failed(job, error)
 
