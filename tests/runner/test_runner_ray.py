@@ -1,5 +1,6 @@
-"""The Ray backend against a real local Ray head: a tuning job runs its training jobs as Ray
-actors, gets their output, metrics and models back here, and stops in the middle."""
+"""The Ray backend against a real local Ray head: a tuning job runs its training jobs on Ray,
+gets their output, metrics and models back here, and stops in the middle; CPU training jobs share
+their node's host actor and hold placement groups, given back when the runner closes."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+import ray
 from rayhead import AUTHLESS, ray_head
 
 import tunesmith
 from helpers import descendants_of, process_running, tuning_document, wait_for
 from tunesmith.api import Workspace
+from tunesmith.runner.base import RunnerEvent, TrainingJobEnded, TrainingJobSpec, TrainingJobStarted
+from tunesmith.runner.ray import RayRunner
+from tunesmith.runner.resources import ResourceRequest
 from tunesmith.training import training_job_directory
 
 TRAIN = """
@@ -40,7 +46,7 @@ sleep 600
 ENGINE = """
 import sys, threading
 from pathlib import Path
-from tunesmith.runner.base import TrainingJobSpec, TrainingJobStarted
+from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec, TrainingJobStarted
 from tunesmith.runner.ray import RayRunner
 from tunesmith.runner.resources import ResourceRequest
 
@@ -50,6 +56,10 @@ started = threading.Event()
 def sink(event):
     if isinstance(event, TrainingJobStarted):
         started.set()
+    if isinstance(event, TrainingJobEnded):
+        partial = Path(sys.argv[4] + ".partial")
+        partial.write_text(f"{event.status} {event.failure_reason}")
+        partial.replace(sys.argv[4])
 
 
 runner = RayRunner(sink, sys.argv[1])
@@ -62,12 +72,19 @@ runner.start(TrainingJobSpec(
 started.wait()
 threading.Event().wait()  # until killed
 """
-"""An engine's stand-in: starts one long training job on the Ray cluster and waits."""
+"""An engine's stand-in: starts one long training job on the Ray cluster, writes how it ended
+to a file, and waits."""
+HELD_TRAIN = """echo $$ > "$PID_FILE.partial" && mv "$PID_FILE.partial" "$PID_FILE"
+while [ ! -e "$RELEASE" ]; do sleep 0.1; done
+echo done
+"""
+"""Runs until the file ``RELEASE`` names exists."""
+HEAD_CPUS = 2
 
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    with ray_head(num_cpus=2) as address:
+    with ray_head(num_cpus=HEAD_CPUS) as address:
         yield address
 
 
@@ -129,8 +146,82 @@ def test_tuning_job_on_ray_runs_and_stops_in_the_middle(
             assert not process_running(record.pid)
 
 
+def _ray_worker_of(script: int) -> psutil.Process:
+    """The Ray worker process running ``script``: the parent of its process group's leader (the
+    contract's shell)."""
+    worker = psutil.Process(psutil.Process(os.getpgid(script)).ppid())
+    assert worker.cmdline()[0].startswith("ray::TrainingJobHost"), worker.cmdline()
+    return worker
+
+
 @pytest.mark.slow
-def test_a_script_ends_when_its_actor_dies(
+def test_cpu_training_jobs_share_their_nodes_host_and_give_everything_back_at_close(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in AUTHLESS.items():
+        monkeypatch.setenv(variable, value)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "train.sh").write_text(HELD_TRAIN)
+    release = tmp_path / "release"
+    events: list[RunnerEvent] = []
+    lock = threading.Lock()
+
+    def sink(event: RunnerEvent) -> None:
+        with lock:
+            events.append(event)
+
+    def ended(name: str) -> TrainingJobEnded | None:
+        with lock:
+            return next(
+                (e for e in events if isinstance(e, TrainingJobEnded) and e.name == name), None
+            )
+
+    def spec(name: str) -> TrainingJobSpec:
+        return TrainingJobSpec(
+            name=name, directory=tmp_path / name, source_dir=source, entry_point="train.sh",
+            hyperparameters={}, resources=ResourceRequest(1, 0), stop_grace_seconds=2.0,
+            environment={"PID_FILE": str(tmp_path / f"{name}.pid"), "RELEASE": str(release)},
+        )
+
+    runner = RayRunner(sink, ray_address)
+    try:
+        # As many one-CPU training jobs as the head has CPUs, all running at once.
+        names = [f"held-{i}" for i in range(HEAD_CPUS)]
+        for name in names:
+            runner.start(spec(name))
+        pid_files = [tmp_path / f"{name}.pid" for name in names]
+        wait_for(lambda: all(f.exists() for f in pid_files), timeout=120, interval=0.2)
+        workers = {_ray_worker_of(int(f.read_text())).pid for f in pid_files}
+        assert len(workers) == 1  # one Ray worker process runs them all
+        (host,) = workers
+        # Their placement groups hold every CPU: one more training job waits for its place,
+        # and stopped there it ends without ever starting.
+        assert ray.available_resources().get("CPU", 0) == 0
+        runner.start(spec("waiting"))
+        runner.stop("waiting", "Stopped by request")
+        stopped = wait_for(lambda: ended("waiting"), timeout=30)
+        assert stopped.status == "Stopped" and stopped.failure_reason == "Stopped by request"
+        release.touch()
+        for name in names:
+            assert wait_for(lambda name=name: ended(name), timeout=60).status == "Completed"
+        with lock:
+            assert not any(
+                isinstance(e, TrainingJobStarted) and e.name == "waiting" for e in events
+            )
+        assert not (tmp_path / "waiting.pid").exists()
+        assert runner.running() == []
+    finally:
+        release.touch()
+        runner.close()
+    # Every CPU is Ray's again, no placement group is left and the host actor has ended.
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == HEAD_CPUS, timeout=30)
+    assert all(g["state"] == "REMOVED" for g in ray.util.placement_group_table().values())
+    wait_for(lambda: not process_running(host), timeout=30)
+
+
+@pytest.mark.slow
+def test_a_script_ends_when_its_host_actor_dies(
     ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for variable, value in AUTHLESS.items():
@@ -139,8 +230,9 @@ def test_a_script_ends_when_its_actor_dies(
     source.mkdir()
     (source / "train.sh").write_text(LONG_TRAIN)
     pid_file = tmp_path / "script.pid"
+    end_file = tmp_path / "ended"
     engine = subprocess.Popen(
-        [sys.executable, "-c", ENGINE, ray_address, str(source), str(pid_file)],
+        [sys.executable, "-c", ENGINE, ray_address, str(source), str(pid_file), str(end_file)],
         start_new_session=True,
     )
     group = None
@@ -152,11 +244,14 @@ def test_a_script_ends_when_its_actor_dies(
         started = wait_for(lambda: descendants_of(script), timeout=30)
         processes = [group, script, *(p.pid for p in started)]
         assert all(process_running(pid) for pid in processes)
-        # The actor's process (the shell's parent) killed outright, as the out-of-memory killer
-        # does: it cleans nothing up itself.
-        os.kill(psutil.Process(group).ppid(), signal.SIGKILL)
+        # The host actor's process (the shell's parent) killed outright, as the out-of-memory
+        # killer does: it cleans nothing up itself.
+        os.kill(_ray_worker_of(script).pid, signal.SIGKILL)
         wait_for(lambda: not any(process_running(pid) for pid in processes), timeout=60,
                  interval=0.2)
+        # The engine hears that the training job failed with its host.
+        wait_for(end_file.exists, timeout=60, interval=0.2)
+        assert end_file.read_text().startswith("Failed InternalServerError: ")
     finally:
         if engine.poll() is None:
             engine.kill()

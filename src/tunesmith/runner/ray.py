@@ -1,18 +1,26 @@
 """Training jobs on a Ray cluster (``pip install 'tunesmith[ray]'``; tunesmith installed on every
 node).
 
-Each training job runs in a Ray actor, placed by Ray where the job's resources are free: its
-``ResourceRequest`` becomes the actor's ``num_cpus``/``num_gpus`` (a ``local`` request counts as
-one CPU, so the cluster's CPUs bound how many run at once). An actor whose job ended runs the
-engine's next job of the same shape, as Ray Tune reuses its actors; the engine's actors end with
-the engine's runner. On its node the actor runs the
-script under the same training contract with a :class:`~tunesmith.runner.local.LocalRunner`, in a
-folder of the node's own temporary space, and ships back what happened as it happens: the output
-lines (metric values are read from them here, and they go to the job's log here), the start and
-the end, and at the end the packed ``model.tar.gz`` (and ``output.tar.gz``), written to the output
-path here. A stop reaches the node's runner, which signals the script's process group there;
-if the actor's process dies instead (with the engine that owned it, say), the actor's group guard
-(:mod:`tunesmith.runner.group_guard`) stops the script's process group there.
+Ray decides where each training job runs and keeps the account of the cluster's resources. A
+CPU training job holds a placement group of one bundle of its CPUs (a ``local`` request counts as
+one CPU, so the cluster's CPUs bound how many run at once): it reserves them on a node without
+starting any process there. Once Ray has created the group, the job runs on that node's host
+actor, one per node (a Ray actor holding no resources, started on first need), which runs all
+the node's training jobs side by side: one Ray worker process per node, not per job. A GPU
+training job runs instead in an actor of its own holding its CPUs and GPUs, as Ray gives GPU ids
+(``CUDA_VISIBLE_DEVICES``) to actors, not to bundles. A placement group or a GPU job's actor whose
+job ended serves the engine's next job of the same shape; all of them, and the host actors, end
+with the engine's runner.
+
+A host runs each script under the same training contract with a
+:class:`~tunesmith.runner.local.LocalRunner`, in a folder of the node's own temporary space, and
+ships back what happened as it happens, in one call per host for all its jobs: the output lines
+(metric values are read from them here, and they go to the job's log here), the start and the
+end, and at the end the packed ``model.tar.gz`` (and ``output.tar.gz``), written to the output
+path here. A stop reaches the node's runner, which signals the script's process group there (a
+job still waiting for its placement group ends without starting); if the host's process dies
+instead (with the engine that owned it, say), every job it ran fails, and the host's group guard
+(:mod:`tunesmith.runner.group_guard`) stops their scripts' process groups there.
 
 The source folder and the channels' data are read on the node from the paths the document
 names: they must be on a file system every node sees at the same path (NFS, a cluster file
@@ -36,6 +44,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import ray
+from ray.util.placement_group import (
+    PlacementGroup,
+    placement_group,
+    placement_group_table,
+    remove_placement_group,
+)
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from tunesmith.metrics import MetricExtractor
 from tunesmith.model.errors import ValidationException
@@ -61,6 +76,8 @@ POLL_SECONDS = 5.0
 """How long one call for news waits on the node before answering with nothing."""
 WAIT_SECONDS = 0.2
 """How long the follower waits on the calls in flight before taking in newly started jobs."""
+PLACE_SECONDS = 0.05
+"""How often the follower looks whether Ray has created the pending placement groups."""
 ARTIFACTS = ("model.tar.gz", "output.tar.gz")
 
 
@@ -72,21 +89,28 @@ class _Ended:
     artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
-class NodeTrainingJob:
-    """On a cluster node: training jobs one after the other, each run by a local runner in a
-    folder of its own."""
+@dataclass
+class _NodeJob:
+    """A training job as its host sees it."""
+
+    folder: Path
+    grace: float
+    group: int | None = None
+    """The script's process group, once started."""
+
+
+class TrainingJobHost:
+    """On a cluster node: training jobs side by side, each run by one local runner in a folder
+    of its own; their news, each item tagged with its training job's name."""
 
     def __init__(self) -> None:
-        self._news: queue.Queue[RunnerEvent | tuple[str, list[str]] | _Ended] = queue.Queue()
-        # Ray has already placed the job where its resources are: nothing more to hold here.
+        self._news: queue.Queue[tuple[str, RunnerEvent | list[str] | _Ended]] = queue.Queue()
+        # Ray has already reserved each job's resources on this node: nothing to hold here.
         self._runner = LocalRunner(
             self._on_event, LocalResources(cpus=1, gpus=()), line_sink=self._on_lines
         )
         self._lock = threading.Lock()
-        self._folder: Path | None = None
-        self._name: str | None = None
-        self._grace = 0.0
-        self._group: int | None = None
+        self._jobs: dict[str, _NodeJob] = {}
         self._guard = _start_guard()
 
     def start(self, spec: TrainingJobSpec) -> None:
@@ -96,7 +120,7 @@ class NodeTrainingJob:
             directory=folder,
             output_path=folder / "packed",
             metric_definitions=(),
-            cpus=max(1, spec.resources.cpus),  # what the actor was given
+            cpus=max(1, spec.resources.cpus),  # what Ray reserved for it
             resources=SHARES_MACHINE,
             # The engine's interpreter, unless this node has it at the same path too.
             interpreter=spec.interpreter
@@ -104,17 +128,15 @@ class NodeTrainingJob:
             else sys.executable,
         )
         with self._lock:
-            self._folder, self._name = folder, spec.name
-            self._grace = spec.stop_grace_seconds
-            self._runner.start(node_spec)
+            self._jobs[spec.name] = _NodeJob(folder, spec.stop_grace_seconds)
+        self._runner.start(node_spec)
 
     def stop(self, name: str, reason: str) -> None:
-        with self._lock:
-            if name == self._name:
-                self._runner.stop(name, reason)
+        self._runner.stop(name, reason)
 
-    def news(self, wait_seconds: float) -> list[Any]:
-        """What happened since the last call; waits up to ``wait_seconds`` for anything."""
+    def news(self, wait_seconds: float) -> list[tuple[str, Any]]:
+        """What happened to any of this host's training jobs since the last call; waits up to
+        ``wait_seconds`` for anything."""
         try:
             items = [self._news.get(timeout=wait_seconds)]
         except queue.Empty:
@@ -130,27 +152,29 @@ class NodeTrainingJob:
         with contextlib.suppress(OSError):
             os.write(self._guard, f"{line}\n".encode())
 
-    def _on_lines(self, _name: str, lines: list[str]) -> None:
-        self._news.put(("lines", list(lines)))
+    def _on_lines(self, name: str, lines: list[str]) -> None:
+        self._news.put((name, list(lines)))
 
     def _on_event(self, event: RunnerEvent) -> None:
+        with self._lock:
+            job = self._jobs[event.name]
+            if isinstance(event, TrainingJobEnded):
+                del self._jobs[event.name]
         if isinstance(event, TrainingJobStarted):
-            self._group = event.pid  # the script's process group, led by the started process
-            self._tell_guard(f"+{event.pid} {self._grace}")
+            job.group = event.pid  # the script's process group, led by the started process
+            self._tell_guard(f"+{event.pid} {job.grace}")
         if not isinstance(event, TrainingJobEnded):
-            self._news.put(event)
+            self._news.put((event.name, event))
             return
-        if self._group is not None:
-            self._tell_guard(f"-{self._group}")
-            self._group = None
-        assert self._folder is not None
+        if job.group is not None:
+            self._tell_guard(f"-{job.group}")
         artifacts = {}
         for name in ARTIFACTS:
-            path = self._folder / "packed" / name
+            path = job.folder / "packed" / name
             if event.model_artifacts is not None and path.exists():
                 artifacts[name] = path.read_bytes()
-        shutil.rmtree(self._folder, ignore_errors=True)
-        self._news.put(_Ended(event, artifacts))
+        shutil.rmtree(job.folder, ignore_errors=True)
+        self._news.put((event.name, _Ended(event, artifacts)))
 
 
 def _start_guard() -> int:
@@ -171,7 +195,7 @@ def _start_guard() -> int:
     return write
 
 
-_NodeActor = ray.remote(max_concurrency=4)(NodeTrainingJob)
+_HostActor = ray.remote(max_concurrency=8)(TrainingJobHost)
 _CONNECT_LOCK = threading.Lock()
 
 
@@ -188,22 +212,41 @@ def connect(address: str | None) -> None:
 
 
 @dataclass
+class _Host:
+    """A host actor as the engine sees it: a node's (``node`` set), running any number of CPU
+    training jobs, or a GPU training job's own."""
+
+    actor: Any
+    node: str | None
+    jobs: dict[str, _RemoteJob] = field(default_factory=dict)
+    polling: bool = False
+    """A call for its news is in flight."""
+
+
+@dataclass
 class _RemoteJob:
     spec: TrainingJobSpec
-    actor: Any
     log_file: TextIO
     extractor: MetricExtractor
+    group: PlacementGroup | None = None
+    """A CPU training job's placement group, which holds its CPUs on a node."""
+    node: str | None = None
+    """The node of its placement group, once created."""
+    host: _Host | None = None
+    """Where it runs, once placed."""
     stop_reason: str | None = None
     started: bool = False
-    """The actor has started the script (its ``start`` call returned)."""
+    """Its host has started the script (its ``start`` call returned)."""
 
 
 class RayRunner(Runner):
-    """Runs each training job as a Ray actor on the cluster at ``address``.
+    """Runs training jobs on the Ray cluster at ``address``: a CPU training job in a placement
+    group of its own, run by its node's host actor; a GPU training job in an actor of its own.
 
     One thread follows every training job: it waits on the object references of all the calls
-    in flight at once (each job's ``start`` and its pending ``news``), so a burst of ends is
-    handled in one wake-up and the engine's host needs no thread per slot.
+    in flight at once (each job's ``start`` and each host's pending ``news``), so a burst of
+    ends is handled in one wake-up and the engine's host needs no thread per slot; between
+    waits it looks which pending placement groups Ray has created.
     """
 
     def __init__(self, sink: EventSink, address: str | None = None) -> None:
@@ -211,13 +254,22 @@ class RayRunner(Runner):
         connect(address)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        """Notified when a call is put in flight or the runner closes."""
+        """Notified when a call is put in flight, a job waits for its place, a job is stopped or
+        the runner closes."""
         self._jobs: dict[str, _RemoteJob] = {}
-        self._calls: dict[Any, tuple[_RemoteJob, str]] = {}
-        """The calls in flight: object reference -> (its job, ``start`` or ``news``)."""
-        self._idle: dict[tuple[int, int], list[Any]] = {}
-        """Actors whose training job ended, kept for the next job of the same shape: starting
-        a Ray worker costs far more than reusing one."""
+        self._placing: list[_RemoteJob] = []
+        """CPU training jobs whose placement group Ray has not created yet."""
+        self._hosts: dict[str, _Host] = {}
+        """The host actor of each node that has run a CPU training job, by node id."""
+        self._calls: dict[Any, tuple[_Host, _RemoteJob | None]] = {}
+        """The calls in flight: object reference -> (its host, its job for a ``start``, None
+        for a ``news``)."""
+        self._idle_groups: dict[int, list[tuple[PlacementGroup, str]]] = {}
+        """Placement groups (and their nodes) whose training job ended, by CPUs, kept for the
+        next job of the same shape: no wait for Ray to place it again."""
+        self._idle_actors: dict[tuple[int, int], list[_Host]] = {}
+        """GPU training jobs' actors whose job ended, kept for the next job of the same shape:
+        starting a Ray worker costs far more than reusing one."""
         self._closed = False
         self._follower = threading.Thread(target=self._follow, name="ray-runner", daemon=True)
         self._follower.start()
@@ -247,23 +299,29 @@ class RayRunner(Runner):
                 raise RuntimeError("the runner is closed")
             if spec.name in self._jobs:
                 raise ValueError(f"training job {spec.name} is already running")
-            shape = _shape(spec)
-            idle = self._idle.get(shape)
-            actor = (
-                idle.pop()
-                if idle
-                else _NodeActor.options(num_cpus=shape[0], num_gpus=shape[1]).remote()
-            )
             paths.log.parent.mkdir(parents=True, exist_ok=True)
             job = _RemoteJob(
-                spec, actor, open(paths.log, "a", encoding="utf-8"),
+                spec, open(paths.log, "a", encoding="utf-8"),
                 MetricExtractor(spec.metric_definitions),
             )
             self._jobs[spec.name] = job
-            # Both calls at once: the actor runs them side by side, its news waiting for the
-            # start's first events, so a launch costs no round trip here.
-            self._calls[actor.start.remote(spec)] = (job, "start")
-            self._calls[actor.news.remote(POLL_SECONDS)] = (job, "news")
+            cpus, gpus = _shape(spec)
+            if gpus:
+                # Ray gives GPUs (CUDA_VISIBLE_DEVICES) to actors, not to placement groups.
+                idle = self._idle_actors.get((cpus, gpus))
+                host = idle.pop() if idle else _Host(
+                    _HostActor.options(num_cpus=cpus, num_gpus=gpus).remote(), None
+                )
+                self._launch(job, host)
+                return
+            idle_groups = self._idle_groups.get(cpus)
+            if idle_groups:
+                job.group, job.node = idle_groups.pop()
+                self._launch(job, self._host_on(job.node))
+                return
+            # Holds the CPUs on a node without starting any process there.
+            job.group = placement_group([{"CPU": cpus}])
+            self._placing.append(job)
             self._changed.notify()
 
     def stop(self, name: str, reason: str) -> None:
@@ -272,10 +330,12 @@ class RayRunner(Runner):
             if job is None or job.stop_reason is not None:
                 return
             job.stop_reason = reason
-            # Before its start has returned the actor may be starting the script already: the
-            # stop is sent right after that (killing the actor would leave the script running).
+            # Before its start has returned the host may be starting the script already: the
+            # stop is sent right after that. A job still waiting for its place ends unstarted.
             if job.started:
-                job.actor.stop.remote(name, reason)
+                assert job.host is not None
+                job.host.actor.stop.remote(name, reason)
+            self._changed.notify()
 
     def running(self) -> list[str]:
         with self._lock:
@@ -290,56 +350,150 @@ class RayRunner(Runner):
             self.stop(name, "The runner was closed")
         self._follower.join()  # it ends once every job's end has been reported
         with self._lock:
-            idle = [actor for actors in self._idle.values() for actor in actors]
-            self._idle.clear()
-        for actor in idle:
+            actors = [host.actor for hosts in self._idle_actors.values() for host in hosts]
+            actors += [host.actor for host in self._hosts.values()]
+            groups = [group for groups in self._idle_groups.values() for group, _ in groups]
+            self._idle_actors.clear()
+            self._hosts.clear()
+            self._idle_groups.clear()
+        for actor in actors:
             ray.kill(actor, no_restart=True)
+        for group in groups:
+            remove_placement_group(group)
 
     # -- the training jobs, followed from here ---------------------------------------------------
 
+    def _host_on(self, node: str) -> _Host:
+        """The node's host actor, started on first need (under the lock)."""
+        host = self._hosts.get(node)
+        if host is None:
+            actor = _HostActor.options(
+                num_cpus=0,  # the training jobs' placement groups hold the CPUs
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+            ).remote()
+            host = self._hosts[node] = _Host(actor, node)
+        return host
+
+    def _launch(self, job: _RemoteJob, host: _Host) -> None:
+        """Start ``job`` on ``host`` (under the lock)."""
+        job.host = host
+        host.jobs[job.spec.name] = job
+        # The start and, unless one is in flight, a call for news at once: the host runs them
+        # side by side, its news waiting for the start's first events, so a launch costs no
+        # round trip here.
+        self._calls[host.actor.start.remote(job.spec)] = (host, job)
+        if not host.polling:
+            host.polling = True
+            self._calls[host.actor.news.remote(POLL_SECONDS)] = (host, None)
+        self._changed.notify()
+
     def _follow(self) -> None:
+        placed_at = 0.0
         while True:
             with self._changed:
-                while not self._calls and not (self._closed and not self._jobs):
+                while not self._calls and not self._placing and not (
+                    self._closed and not self._jobs
+                ):
                     self._changed.wait()
-                if not self._calls:
+                if not self._calls and not self._placing:
                     return
                 refs = list(self._calls)
+                wait = PLACE_SECONDS if self._placing else WAIT_SECONDS
+                if not refs:
+                    self._changed.wait(wait)
+            if time.monotonic() >= placed_at + PLACE_SECONDS:
+                placed_at = time.monotonic()
+                self._place()
+            if not refs:
+                continue
             # A job started meanwhile joins the next wait: its first news takes longer anyway.
-            ready, _ = ray.wait(refs, num_returns=1, timeout=WAIT_SECONDS)
+            ready, _ = ray.wait(refs, num_returns=1, timeout=wait)
             if ready:
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             for ref in ready:
                 with self._lock:
-                    job, call = self._calls.pop(ref, (None, ""))
-                    if job is None or self._jobs.get(job.spec.name) is not job:
-                        continue  # a call of a job that has ended already (its actor failed)
+                    host, job = self._calls.pop(ref, (None, None))
+                if host is None:
+                    continue  # a call of a host that has failed already
                 try:
                     result = ray.get(ref)
-                    if call == "start":
-                        self._started(job)
-                    else:
-                        self._news(job, result)
                 except Exception as error:  # never leave a job unreported
-                    self._failed(job, error)
+                    self._host_failed(host, error)
+                    continue
+                if job is not None:
+                    self._started(job)
+                else:
+                    self._news(host, result)
+
+    def _place(self) -> None:
+        """Start the jobs whose placement group Ray has created; end those stopped meanwhile."""
+        with self._lock:
+            placing = list(self._placing)
+        for job in placing:
+            node = None
+            if job.stop_reason is None:
+                assert job.group is not None
+                # A call to Ray's control store, not ``ready()``: that would start a worker.
+                if not job.group.wait(timeout_seconds=0):
+                    continue
+                node = placement_group_table(job.group)["bundles_to_node_id"][0]
+            with self._lock:
+                self._placing.remove(job)
+                job.node = node
+                if node is not None and job.stop_reason is None:
+                    self._launch(job, self._host_on(node))
+                    continue
+            ended = TrainingJobEnded(
+                job.spec.name, "Stopped", "Stopped", time.time(), failure_reason=job.stop_reason
+            )
+            self._end(job, ended, reusable=node is not None)
 
     def _started(self, job: _RemoteJob) -> None:
         with self._lock:
+            if self._jobs.get(job.spec.name) is not job:
+                return  # it has ended already
             job.started = True
-            if job.stop_reason is not None:  # asked while the actor was being placed
-                job.actor.stop.remote(job.spec.name, job.stop_reason)
+            if job.stop_reason is not None and job.host is not None:  # asked while starting
+                job.host.actor.stop.remote(job.spec.name, job.stop_reason)
 
-    def _news(self, job: _RemoteJob, items: list[Any]) -> None:
-        for item in items:
-            if isinstance(item, tuple):
-                self._lines(job, item[1])
+    def _news(self, host: _Host, items: list[tuple[str, Any]]) -> None:
+        for name, item in items:
+            job = host.jobs.get(name)
+            if job is None:
+                continue
+            if isinstance(item, list):
+                self._lines(job, item)
             elif isinstance(item, _Ended):
                 self._end(job, self._ended(job, item), reusable=True)
-                return
             else:
                 self._emit(item)
         with self._lock:
-            self._calls[job.actor.news.remote(POLL_SECONDS)] = (job, "news")
+            # A host without jobs is asked again once one starts there.
+            host.polling = bool(host.jobs)
+            if host.polling:
+                self._calls[host.actor.news.remote(POLL_SECONDS)] = (host, None)
+
+    def _host_failed(self, host: _Host, error: Exception) -> None:
+        """Its actor failed: every job it ran has failed (the node's group guard stops their
+        scripts), and the next job on its node gets a new host actor. The idle placement groups
+        on its node are given back too, in case the node itself has gone."""
+        stale: list[PlacementGroup] = []
+        with self._lock:
+            for ref in [ref for ref, (owner, _) in self._calls.items() if owner is host]:
+                del self._calls[ref]
+            if host.node is not None and self._hosts.get(host.node) is host:
+                del self._hosts[host.node]
+                for groups in self._idle_groups.values():
+                    stale += [group for group, node in groups if node == host.node]
+                    groups[:] = [(group, node) for group, node in groups if node != host.node]
+            jobs = list(host.jobs.values())
+            host.polling = False
+        if host.node is not None:  # a GPU job's own actor goes with its job, in ``_end``
+            ray.kill(host.actor, no_restart=True)
+        for group in stale:
+            remove_placement_group(group)
+        for job in jobs:
+            self._failed(job, error)
 
     def _failed(self, job: _RemoteJob, error: Exception) -> None:
         spec = job.spec
@@ -359,16 +513,24 @@ class RayRunner(Runner):
         self._end(job, ended, reusable=False)
 
     def _end(self, job: _RemoteJob, ended: TrainingJobEnded, reusable: bool) -> None:
+        """Report ``job``'s end; keep its placement group or its own actor for the next job of
+        its shape when ``reusable``, else give them back to Ray."""
         job.log_file.close()
+        host, group = job.host, job.group
         with self._lock:
             del self._jobs[job.spec.name]
-            for ref in [ref for ref, (owner, _) in self._calls.items() if owner is job]:
-                del self._calls[ref]
+            if host is not None:
+                del host.jobs[job.spec.name]
             kept = reusable and not self._closed
-            if kept:
-                self._idle.setdefault(_shape(job.spec), []).append(job.actor)
-        if not kept:
-            ray.kill(job.actor, no_restart=True)
+            if kept and group is not None:
+                assert job.node is not None
+                self._idle_groups.setdefault(_shape(job.spec)[0], []).append((group, job.node))
+            elif kept and host is not None:
+                self._idle_actors.setdefault(_shape(job.spec), []).append(host)
+        if not kept and group is not None:
+            remove_placement_group(group)
+        elif not kept and host is not None and host.node is None:
+            ray.kill(host.actor, no_restart=True)
         self._emit(ended)
 
     def _lines(self, job: _RemoteJob, lines: list[str]) -> None:
@@ -402,5 +564,5 @@ class RayRunner(Runner):
 
 
 def _shape(spec: TrainingJobSpec) -> tuple[int, int]:
-    """What an actor for ``spec`` holds: its CPUs (at least one) and GPUs."""
+    """What ``spec`` holds on Ray: its CPUs (at least one) and GPUs."""
     return max(1, spec.resources.cpus), spec.resources.gpus
