@@ -156,6 +156,34 @@ def test_a_server_unsafe_to_fork_falls_back_with_a_note(
     assert output == f"parent {group_leader(spec)}"  # the shell a cold start runs under
 
 
+def test_a_server_that_could_not_start_is_tried_again_by_the_next_tuning_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imports = tmp_path / "imports"
+    environment = _preload_library(tmp_path, "crasher", f"""
+        import os
+        with open({str(imports)!r}, "a") as f:
+            f.write("x")
+        os._exit(3)
+    """)
+    monkeypatch.setenv("TUNESMITH_POOL", "1")
+    monkeypatch.setenv("TUNESMITH_POOL_IDLE", "600")
+    recorder = Recorder()
+    for i in range(2):
+        runner = LocalRunner(recorder)
+        specs = [spec_for(tmp_path, f"crash-{i}-{j}", source="print('ran')\n",
+                          environment=environment) for j in range(2)]
+        for spec in specs:
+            runner.start(spec)
+            assert recorder.ended(spec.name, timeout=60).status == "Completed"
+        runner.close()
+        for spec in specs:
+            note, output = log_text(spec).splitlines()
+            assert "its server ended before it was ready" in note and output == "ran"
+    # Once per runner (each tuning job tries again), not once per training job.
+    assert imports.read_text() == "xx"
+
+
 def test_shell_programs_and_a_disabled_pool_start_cold_without_a_note(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

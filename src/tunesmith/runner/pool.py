@@ -246,11 +246,18 @@ class _Servers:
         self._idle: dict[_Key, threading.Timer] = {}
 
     def acquire(self, key: _Key) -> None:
+        """A runner starts using ``key``'s server; one that could not be used (it failed to
+        start, or was unsafe to fork) is tried again for the new runner's tuning job."""
         with self._lock:
             timer = self._idle.pop(key, None)
             if timer is not None:
                 timer.cancel()
             self._users[key] = self._users.get(key, 0) + 1
+            unusable = self._servers.get(key)
+            if unusable is None or unusable.unusable is None:
+                return
+            del self._servers[key]
+        unusable.close()
 
     def server(self, key: _Key, cwd: Path) -> _Server:
         """The key's server, a new one in place of one that failed."""
