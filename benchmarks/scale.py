@@ -151,6 +151,7 @@ def breakdown(records: list, parallel: int) -> dict[str, float]:
             gaps.append(record.created - ends[freed - 1])
     later = records[parallel:] or records
     return {
+        **phases(records, parallel),
         "first_start_mean": statistics.mean(r.start_time - first for r in records[:parallel]),
         "slot_freed_to_created": statistics.median(gaps) if gaps else float("nan"),
         "created_to_started": statistics.median(r.start_time - r.created for r in later),
@@ -158,6 +159,32 @@ def breakdown(records: list, parallel: int) -> dict[str, float]:
             r.end_time - r.start_time - float(r.hyperparameters["duration"]) for r in records
         ),
     }
+
+
+PHASES = ("ramp-up", "steady state", "drain")
+
+
+def phases(records: list, parallel: int) -> dict[str, float]:
+    """Slot time lost per training job, and utilisation, in each phase of the run: the ramp-up
+    until every slot's first training job has started, the steady state until the last training
+    job is created, the drain until the last one ends."""
+    first = min(r.created for r in records)
+    ramp_end = max(r.start_time for r in sorted(records, key=lambda r: r.created)[:parallel])
+    drain_start = max(ramp_end, max(r.created for r in records))
+    windows = zip(PHASES, (first, ramp_end, drain_start),
+                  (ramp_end, drain_start, max(r.end_time for r in records)), strict=True)
+    out = {}
+    for phase, start, end in windows:
+        busy = sum(
+            max(0.0, min(end, r.start_time + float(r.hyperparameters["duration"]))
+                - max(start, r.start_time))
+            for r in records if r.status == "Completed"
+        )
+        available = parallel * (end - start)
+        out[f"{phase} seconds"] = end - start
+        out[f"{phase} lost per job"] = (available - busy) / len(records)
+        out[f"{phase} utilisation"] = busy / available if available else float("nan")
+    return out
 
 
 def run_ray_tune(args: argparse.Namespace, folder: Path, budget: float) -> Outcome:
@@ -216,12 +243,17 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], latencies: list[fl
         lines += [
             "",
             "tunesmith's slot time: a slot's first training job started "
-            f"{b['first_start_mean']:.1f} s after the first was created (mean; Ray workers "
-            "starting); then, per training job "
+            f"{b['first_start_mean']:.1f} s after the first was created (mean); then, per "
+            "training job "
             f"(medians): slot freed → next created {b['slot_freed_to_created']:.2f} s, created → "
             f"script started on the node {b['created_to_started']:.2f} s, started → end recorded "
             f"beyond the sleep {b['started_to_ended_beyond_sleep']:.2f} s",
         ]
+        if "drain seconds" in b:
+            lines.append("slot time lost per training job by phase: " + "; ".join(
+                f"{phase} ({b[f'{phase} seconds']:.0f} s) {b[f'{phase} lost per job']:.2f} "
+                f"slot-s, utilisation {b[f'{phase} utilisation']:.3f}" for phase in PHASES
+            ))
     lines.append("")
     if len(outcomes) > 1:
         peer = outcomes[1]

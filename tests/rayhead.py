@@ -36,14 +36,15 @@ def _ray_command() -> str:
 
 
 @contextmanager
-def ray_head(num_cpus: int = 2, start_timeout: float = 90.0) -> Iterator[str]:
-    """Start a Ray head node; yields its address (``127.0.0.1:PORT``)."""
+def ray_head(num_cpus: int = 2, num_gpus: int = 0, start_timeout: float = 90.0) -> Iterator[str]:
+    """Start a Ray head node declaring ``num_gpus`` GPUs (Ray only counts them: none need
+    exist); yields its address (``127.0.0.1:PORT``)."""
     folder = Path(tempfile.mkdtemp(prefix="ts-ray-"))
     gcs, client, agent, agent_grpc, runtime_env, metrics = _free_ports(6)
     command = [
         _ray_command(), "start", "--head", "--block", "--disable-usage-stats",
         "--node-ip-address=127.0.0.1", f"--port={gcs}", f"--num-cpus={num_cpus}",
-        "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={folder}",
+        f"--num-gpus={num_gpus}", "--include-dashboard=false", f"--temp-dir={folder}",
         f"--ray-client-server-port={client}", f"--dashboard-agent-listen-port={agent}",
         f"--dashboard-agent-grpc-port={agent_grpc}", f"--runtime-env-agent-port={runtime_env}",
         f"--metrics-export-port={metrics}", "--object-store-memory=100000000",

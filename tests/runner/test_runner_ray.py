@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,12 @@ import psutil
 import pytest
 import ray
 from rayhead import AUTHLESS, ray_head
+from runner_support import Recorder
 
 import tunesmith
 from helpers import descendants_of, process_running, tuning_document, wait_for
 from tunesmith.api import Workspace
-from tunesmith.runner.base import RunnerEvent, TrainingJobEnded, TrainingJobSpec, TrainingJobStarted
+from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec, TrainingJobStarted
 from tunesmith.runner.ray import RayRunner
 from tunesmith.runner.resources import ResourceRequest
 from tunesmith.training import training_job_directory
@@ -80,11 +80,13 @@ echo done
 """
 """Runs until the file ``RELEASE`` names exists."""
 HEAD_CPUS = 2
+HEAD_GPUS = 1
+"""Declared only: Ray hands out GPU ids without looking for a device."""
 
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    with ray_head(num_cpus=HEAD_CPUS) as address:
+    with ray_head(num_cpus=HEAD_CPUS, num_gpus=HEAD_GPUS) as address:
         yield address
 
 
@@ -154,37 +156,41 @@ def _ray_worker_of(script: int) -> psutil.Process:
     return worker
 
 
-@pytest.mark.slow
-def test_cpu_training_jobs_share_their_nodes_host_and_give_everything_back_at_close(
-    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
+    """``tmp_path/source`` holding ``train.sh``, for a driver of the test's loopback head."""
     for variable, value in AUTHLESS.items():
         monkeypatch.setenv(variable, value)
     source = tmp_path / "source"
     source.mkdir()
-    (source / "train.sh").write_text(HELD_TRAIN)
+    (source / "train.sh").write_text(script)
+    return source
+
+
+def _held_spec(tmp_path: Path, name: str, gpus: int) -> TrainingJobSpec:
+    """A training job of ``tmp_path/source/train.sh`` holding one CPU and ``gpus`` GPUs, which
+    writes its pid to ``<name>.pid`` and runs until ``tmp_path/release`` exists."""
+    return TrainingJobSpec(
+        name=name, directory=tmp_path / name, source_dir=tmp_path / "source",
+        entry_point="train.sh", hyperparameters={}, resources=ResourceRequest(1, gpus),
+        stop_grace_seconds=2.0,
+        environment={"PID_FILE": str(tmp_path / f"{name}.pid"),
+                     "RELEASE": str(tmp_path / "release"),
+                     "SEEN": str(tmp_path / f"{name}.seen")},
+    )
+
+
+@pytest.mark.slow
+def test_cpu_training_jobs_share_their_nodes_host_and_give_everything_back_at_close(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _source(tmp_path, monkeypatch, HELD_TRAIN)
     release = tmp_path / "release"
-    events: list[RunnerEvent] = []
-    lock = threading.Lock()
-
-    def sink(event: RunnerEvent) -> None:
-        with lock:
-            events.append(event)
-
-    def ended(name: str) -> TrainingJobEnded | None:
-        with lock:
-            return next(
-                (e for e in events if isinstance(e, TrainingJobEnded) and e.name == name), None
-            )
+    events = Recorder()
 
     def spec(name: str) -> TrainingJobSpec:
-        return TrainingJobSpec(
-            name=name, directory=tmp_path / name, source_dir=source, entry_point="train.sh",
-            hyperparameters={}, resources=ResourceRequest(1, 0), stop_grace_seconds=2.0,
-            environment={"PID_FILE": str(tmp_path / f"{name}.pid"), "RELEASE": str(release)},
-        )
+        return _held_spec(tmp_path, name, gpus=0)
 
-    runner = RayRunner(sink, ray_address)
+    runner = RayRunner(events, ray_address)
     try:
         # As many one-CPU training jobs as the head has CPUs, all running at once.
         names = [f"held-{i}" for i in range(HEAD_CPUS)]
@@ -200,15 +206,14 @@ def test_cpu_training_jobs_share_their_nodes_host_and_give_everything_back_at_cl
         assert ray.available_resources().get("CPU", 0) == 0
         runner.start(spec("waiting"))
         runner.stop("waiting", "Stopped by request")
-        stopped = wait_for(lambda: ended("waiting"), timeout=30)
+        stopped = events.ended("waiting")
         assert stopped.status == "Stopped" and stopped.failure_reason == "Stopped by request"
+        # One more waits for its place, and takes the first one freed.
+        runner.start(spec("queued"))
         release.touch()
-        for name in names:
-            assert wait_for(lambda name=name: ended(name), timeout=60).status == "Completed"
-        with lock:
-            assert not any(
-                isinstance(e, TrainingJobStarted) and e.name == "waiting" for e in events
-            )
+        for name in [*names, "queued"]:
+            assert events.ended(name, timeout=60).status == "Completed"
+        assert not any(isinstance(e, TrainingJobStarted) for e in events.of("waiting"))
         assert not (tmp_path / "waiting.pid").exists()
         assert runner.running() == []
     finally:
@@ -221,14 +226,56 @@ def test_cpu_training_jobs_share_their_nodes_host_and_give_everything_back_at_cl
 
 
 @pytest.mark.slow
+def test_gpu_training_jobs_run_in_actors_of_their_own_holding_their_gpus(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the script saw: its GPUs, and the Ray worker above its process group.
+    _source(tmp_path, monkeypatch, 'group=$(cut -d" " -f5 /proc/$$/stat)\n'
+            'echo "$CUDA_VISIBLE_DEVICES $(cut -d" " -f4 /proc/$group/stat)" > "$SEEN"\n'
+            + HELD_TRAIN)
+    release = tmp_path / "release"
+    events = Recorder()
+    runner = RayRunner(events, ray_address)
+    try:
+        for name, gpus in (("cpu", 0), ("gpu-1", 1), ("gpu-2", 1)):
+            runner.start(_held_spec(tmp_path, name, gpus))
+        pid = {name: tmp_path / f"{name}.pid" for name in ("cpu", "gpu-1", "gpu-2")}
+        wait_for(lambda: pid["cpu"].exists() and pid["gpu-1"].exists(), timeout=120,
+                 interval=0.2)
+        cpu_host = _ray_worker_of(int(pid["cpu"].read_text())).pid
+        gpu_host = _ray_worker_of(int(pid["gpu-1"].read_text())).pid
+        assert gpu_host != cpu_host
+        assert (tmp_path / "gpu-1.seen").read_text().split() == ["0", str(gpu_host)]
+        assert ray.available_resources().get("GPU", 0) == 0
+        release.touch()
+        for name in pid:
+            assert events.ended(name, timeout=60).status == "Completed"
+        # The second GPU training job waited for the only GPU: the first one's actor gave it
+        # back rather than waiting idle for a job of its shape, and the second one's ran it.
+        def first(kind: type, name: str) -> int:
+            return next(i for i, e in enumerate(events.events)
+                        if isinstance(e, kind) and e.name == name)
+
+        assert first(TrainingJobEnded, "gpu-1") < first(TrainingJobStarted, "gpu-2")
+        device, second_host = (tmp_path / "gpu-2.seen").read_text().split()
+        assert device == "0" and int(second_host) != gpu_host
+        wait_for(lambda: not process_running(gpu_host), timeout=30)
+        # With nothing waiting, an actor whose job ended runs the next job of its shape.
+        runner.start(_held_spec(tmp_path, "gpu-3", 1))
+        assert events.ended("gpu-3", timeout=60).status == "Completed"
+        assert (tmp_path / "gpu-3.seen").read_text().split() == ["0", second_host]
+    finally:
+        release.touch()
+        runner.close()
+    wait_for(lambda: ray.available_resources().get("GPU", 0) == HEAD_GPUS, timeout=30)
+    wait_for(lambda: not process_running(int(second_host)), timeout=30)
+
+
+@pytest.mark.slow
 def test_a_script_ends_when_its_host_actor_dies(
     ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for variable, value in AUTHLESS.items():
-        monkeypatch.setenv(variable, value)
-    source = tmp_path / "source"
-    source.mkdir()
-    (source / "train.sh").write_text(LONG_TRAIN)
+    source = _source(tmp_path, monkeypatch, LONG_TRAIN)
     pid_file = tmp_path / "script.pid"
     end_file = tmp_path / "ended"
     engine = subprocess.Popen(

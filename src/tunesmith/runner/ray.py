@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -309,20 +310,25 @@ class RayRunner(Runner):
             if gpus:
                 # Ray gives GPUs (CUDA_VISIBLE_DEVICES) to actors, not to placement groups.
                 idle = self._idle_actors.get((cpus, gpus))
-                host = idle.pop() if idle else _Host(
+                if idle:
+                    self._launch(job, idle.pop())
+                    return
+                released = self._release_idle()
+                self._launch(job, _Host(
                     _HostActor.options(num_cpus=cpus, num_gpus=gpus).remote(), None
-                )
-                self._launch(job, host)
-                return
-            idle_groups = self._idle_groups.get(cpus)
-            if idle_groups:
-                job.group, job.node = idle_groups.pop()
-                self._launch(job, self._host_on(job.node))
-                return
-            # Holds the CPUs on a node without starting any process there.
-            job.group = placement_group([{"CPU": cpus}])
-            self._placing.append(job)
-            self._changed.notify()
+                ))
+            else:
+                idle_groups = self._idle_groups.get(cpus)
+                if idle_groups:
+                    job.group, job.node = idle_groups.pop()
+                    self._launch(job, self._host_on(job.node))
+                    return
+                released = self._release_idle()
+                # Holds the CPUs on a node without starting any process there.
+                job.group = placement_group([{"CPU": cpus}])
+                self._placing.append(job)
+                self._changed.notify()
+        released()
 
     def stop(self, name: str, reason: str) -> None:
         with self._lock:
@@ -517,6 +523,7 @@ class RayRunner(Runner):
         its shape when ``reusable``, else give them back to Ray."""
         job.log_file.close()
         host, group = job.host, job.group
+        replaced = None
         with self._lock:
             del self._jobs[job.spec.name]
             if host is not None:
@@ -524,14 +531,52 @@ class RayRunner(Runner):
             kept = reusable and not self._closed
             if kept and group is not None:
                 assert job.node is not None
-                self._idle_groups.setdefault(_shape(job.spec)[0], []).append((group, job.node))
+                waiting = next((j for j in self._placing if j.stop_reason is None
+                                and _shape(j.spec)[0] == _shape(job.spec)[0]), None)
+                if waiting is not None:  # its place is this one: no wait for Ray
+                    self._placing.remove(waiting)
+                    replaced, waiting.group, waiting.node = waiting.group, group, job.node
+                    self._launch(waiting, self._host_on(job.node))
+                elif self._waiting():
+                    kept = False  # another shape waits for what it holds
+                else:
+                    self._idle_groups.setdefault(_shape(job.spec)[0], []).append(
+                        (group, job.node))
             elif kept and host is not None:
-                self._idle_actors.setdefault(_shape(job.spec), []).append(host)
+                kept = not self._waiting()
+                if kept:
+                    self._idle_actors.setdefault(_shape(job.spec), []).append(host)
+        if replaced is not None:
+            remove_placement_group(replaced)
         if not kept and group is not None:
             remove_placement_group(group)
         elif not kept and host is not None and host.node is None:
             ray.kill(host.actor, no_restart=True)
         self._emit(ended)
+
+    def _waiting(self) -> bool:
+        """Whether a training job waits for resources Ray has not given it yet: a CPU one for
+        its placement group, a GPU one for its actor (under the lock)."""
+        return bool(self._placing) or any(
+            job.host is not None and job.host.node is None and not job.started
+            for job in self._jobs.values()
+        )
+
+    def _release_idle(self) -> Callable[[], None]:
+        """Take every idle placement group and actor from the pool (under the lock), as a new
+        shape needs what they hold; what gives them back to Ray, to call outside the lock."""
+        groups = [group for held in self._idle_groups.values() for group, _ in held]
+        actors = [host.actor for hosts in self._idle_actors.values() for host in hosts]
+        self._idle_groups.clear()
+        self._idle_actors.clear()
+
+        def release() -> None:
+            for group in groups:
+                remove_placement_group(group)
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+
+        return release
 
     def _lines(self, job: _RemoteJob, lines: list[str]) -> None:
         job.log_file.write("\n".join(lines) + "\n")
