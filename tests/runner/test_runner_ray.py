@@ -88,6 +88,9 @@ HEAD_GPUS = 1
 def ray_address() -> Iterator[str]:
     with ray_head(num_cpus=HEAD_CPUS, num_gpus=HEAD_GPUS) as address:
         yield address
+        # This process joined the cluster (the runners and the tests' own Ray calls), and a Ray
+        # driver whose cluster has gone ends its process a minute later: leave it first.
+        ray.shutdown()
 
 
 @pytest.mark.slow
