@@ -436,6 +436,9 @@ class RayRunner(Runner):
         with self._lock:
             placing = list(self._placing)
         for job in placing:
+            with self._lock:
+                if job not in self._placing:
+                    continue  # handed the place of a job that ended meanwhile
             node = None
             if job.stop_reason is None:
                 assert job.group is not None
@@ -444,6 +447,8 @@ class RayRunner(Runner):
                     continue
                 node = placement_group_table(job.group)["bundles_to_node_id"][0]
             with self._lock:
+                if job not in self._placing:
+                    continue
                 self._placing.remove(job)
                 job.node = node
                 if node is not None and job.stop_reason is None:
