@@ -165,13 +165,13 @@ PHASES = ("ramp-up", "steady state", "drain")
 
 
 def phases(records: list, parallel: int) -> dict[str, float]:
-    """Slot time lost per training job, and utilisation, in each phase of the run: the ramp-up
-    until every slot's first training job has started, the steady state until the last training
-    job is created, the drain until the last one ends."""
-    first = min(r.created for r in records)
-    ramp_end = max(r.start_time for r in sorted(records, key=lambda r: r.created)[:parallel])
-    drain_start = max(ramp_end, max(r.created for r in records))
-    windows = zip(PHASES, (first, ramp_end, drain_start),
+    """Slot time lost per training job, and utilisation, in each phase of the run (``records``
+    in the order they were created): the ramp-up until every slot's first training job has
+    started, the steady state until the last training job is created, the drain until the last
+    one ends."""
+    ramp_end = max(r.start_time for r in records[:parallel])
+    drain_start = max(ramp_end, records[-1].created)
+    windows = zip(PHASES, (records[0].created, ramp_end, drain_start),
                   (ramp_end, drain_start, max(r.end_time for r in records)), strict=True)
     out = {}
     for phase, start, end in windows:

@@ -356,16 +356,12 @@ class RayRunner(Runner):
             self.stop(name, "The runner was closed")
         self._follower.join()  # it ends once every job's end has been reported
         with self._lock:
-            actors = [host.actor for hosts in self._idle_actors.values() for host in hosts]
-            actors += [host.actor for host in self._hosts.values()]
-            groups = [group for groups in self._idle_groups.values() for group, _ in groups]
-            self._idle_actors.clear()
+            release = self._release_idle()
+            hosts = [host.actor for host in self._hosts.values()]
             self._hosts.clear()
-            self._idle_groups.clear()
-        for actor in actors:
+        release()
+        for actor in hosts:
             ray.kill(actor, no_restart=True)
-        for group in groups:
-            remove_placement_group(group)
 
     # -- the training jobs, followed from here ---------------------------------------------------
 
@@ -569,7 +565,8 @@ class RayRunner(Runner):
 
     def _release_idle(self) -> Callable[[], None]:
         """Take every idle placement group and actor from the pool (under the lock), as a new
-        shape needs what they hold; what gives them back to Ray, to call outside the lock."""
+        shape needs what they hold or the runner closes; what gives them back to Ray, to call
+        outside the lock."""
         groups = [group for held in self._idle_groups.values() for group, _ in held]
         actors = [host.actor for hosts in self._idle_actors.values() for host in hosts]
         self._idle_groups.clear()
