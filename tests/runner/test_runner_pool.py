@@ -212,6 +212,109 @@ def test_jobs_of_one_server_share_the_preloaded_modules(
     assert len(lines) == 1 and lines.pop().startswith("True ")
 
 
+def test_each_training_job_runs_in_a_child_forked_ahead_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork is off the job's path: a spare child waits, in a session of its own, and the
+    next job runs in it; a spare killed while it waits is replaced."""
+    monkeypatch.setenv("TUNESMITH_POOL", "1")
+    recorder = Recorder()
+    runner = LocalRunner(recorder)
+    source = "import os\nprint(os.getppid())\n"
+    count = iter(range(100))
+
+    def run() -> TrainingJobSpec:
+        spec = spec_for(tmp_path, f"job-{next(count)}", source=source)
+        runner.start(spec)
+        assert recorder.ended(spec.name, timeout=60).status == "Completed", log_text(spec)
+        return spec
+
+    def spare_of(server: psutil.Process, besides: int = 0) -> psutil.Process:
+        return wait_for(lambda: [
+            p for p in server.children() if p.pid != besides and p.status() != "zombie"
+        ] or None, timeout=30)[0]
+
+    server = psutil.Process(int(log_text(run())))
+    spare = spare_of(server)
+    assert os.getsid(spare.pid) == spare.pid
+    assert group_leader(run()) == spare.pid
+    spare = spare_of(server, besides=spare.pid)
+    spare.kill()
+    wait_for(lambda: not spare.is_running() or spare.status() == "zombie", timeout=30)
+    replaced = run()
+    assert group_leader(replaced) != spare.pid and int(log_text(replaced)) == server.pid
+    runner.close()
+
+
+FORKS_A_CHILD_THAT_RETURNS = """
+import os, sys, time
+read, write = os.pipe()
+if os.fork() == 0:
+    os.close(read)  # returns from the script at once, as the forked child of a cold script would
+else:
+    os.close(write)
+    os.read(read, 1)  # until that child is gone
+    os.waitpid(-1, 0)
+    print("child gone", flush=True)
+    release = os.path.join(os.environ["SM_CHECKPOINT_DIR"], "release")
+    while not os.path.exists(release):
+        time.sleep(0.02)
+    print("released", flush=True)
+    sys.exit(5)
+"""
+
+
+def test_only_the_script_process_itself_tells_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child the script forks that returns from the script ends itself, not the job."""
+    monkeypatch.setenv("TUNESMITH_POOL", "1")
+    recorder = Recorder()
+    runner = LocalRunner(recorder)
+    forks = spec_for(tmp_path, "forks", source=FORKS_A_CHILD_THAT_RETURNS)
+    runner.start(forks)
+    wait_for(lambda: "child gone" in log_text(forks), timeout=30)
+    # Another job of the same server (the same imports) wakes it while the first still runs.
+    other = spec_for(tmp_path, "other", source="import os, sys, time\n")
+    runner.start(other)
+    assert recorder.ended(other.name, timeout=60).status == "Completed"
+    (forks.directory / "checkpoints" / "release").touch()
+    ended = recorder.ended(forks.name, timeout=60)
+    runner.close()
+    assert (ended.status, ended.exit_code) == ("Failed", 5)
+    assert log_text(forks).splitlines() == ["child gone", "released"]
+
+def test_a_child_tells_its_server_its_exit_status_before_it_is_taken_down() -> None:
+    """What the server reports as the end comes from the child while it still lives; a child
+    whose server went away signals no one (its pid may name another process by then)."""
+    probe = """
+import mmap, os, signal, sys
+from tunesmith.runner import fork_server
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {fork_server.END_SIGNAL})
+for server_pid, code in ((os.getpid(), 7), (1, 9)):
+    word, (hold, release) = mmap.mmap(-1, 2), os.pipe()
+    child = os.fork()
+    if child == 0:
+        fork_server._give_end(word, server_pid, code)
+        os.read(hold, 1)
+        os._exit(0)
+    while word[0] == 0:
+        pass
+    alive = os.waitpid(child, os.WNOHANG) == (0, 0)
+    os.write(release, b"x")
+    os.waitpid(child, 0)  # whatever it sends, it sent before it exited
+    signalled = fork_server.END_SIGNAL in signal.sigpending()
+    if signalled:
+        signal.sigwait({fork_server.END_SIGNAL})
+    print(signalled, word[1], alive)
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                filter(None, [str(Path(__file__).parents[2] / "src"),
+                                              os.environ.get("PYTHONPATH")]))})
+    assert result.stdout.splitlines() == ["True 7 True", "False 9 True"], result.stderr
+
 def test_runners_of_one_process_share_servers_kept_while_idle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -405,6 +508,7 @@ def test_an_idle_fork_server_ends_with_its_runner(tmp_path: Path) -> None:
     server_pid = int(log_text(spec_for(tmp_path)))
     try:
         server = psutil.Process(server_pid)
+        spares = server.children()
     except psutil.NoSuchProcess:
         return  # already gone
-    assert survivors([server], timeout=30) == []
+    assert survivors([server, *spares], timeout=30) == []

@@ -1,44 +1,52 @@
 """The fork server of the warm worker pool: a program run by the training jobs' interpreter.
 
-It imports the modules named on its command line once, then forks one child per training job
-and runs the job's Python script in it as ``python script.py`` would: its own argv, environment,
-working folder, standard streams, session and process group, a fresh ``__main__`` module and
-``sys.path[0]`` set to the script's folder. It uses only the standard library, because the
-training jobs' interpreter need not have tunesmith installed.
+It imports the modules named on its command line once, then runs each training job's Python
+script in a forked child as ``python script.py`` would: its own argv, environment, working
+folder, standard streams, session and process group, a fresh ``__main__`` module and
+``sys.path[0]`` set to the script's folder. The child is forked ahead of its job (the spare,
+waiting in a session of its own), so the fork is not on the job's path. It uses only the
+standard library, because the training jobs' interpreter need not have tunesmith installed.
 
 Protocol (``SOCK_SEQPACKET``, one JSON object per message). The control socket, inherited as
 file descriptor ``argv[1]``, first carries ``{"ready": ..., "unsafe": reason|null}`` from the
 server; then each start request, carrying the job's stdin, stdout and stderr descriptors and
 one end of a socket of the job's own. On the job's socket the server answers ``{"pid": n}`` (or
-``{"error": text}``), reports ``{"exited": true}`` when the child exits (leaving it unreaped so
-its process group id stays taken), and, asked ``{"reap": true}``, reaps it and answers
-``{"returncode": n}`` (negative for death by a signal, as ``subprocess`` reports it).
+``{"error": text}``), reports ``{"exited": true}`` when the script has ended, and, asked
+``{"reap": true}``, answers ``{"returncode": n}`` (negative for death by a signal, as
+``subprocess`` reports it). The child leaves its script's exit status in memory it shares with
+the server and signals it just before it exits, so the end is reported while the kernel still
+takes a large process down, which takes milliseconds; a child that dies otherwise is reported
+when the kernel says so. The child is
+reaped only once reported and asked for, so its process group id stays taken until then.
 
 Training jobs outlive their runner, as cold ones do. Before the child may run the script, the
 server writes the request's process record (``record.fields`` with the child's ``pid`` and
-``start_ticks``, into ``record.path``), so a later runner can adopt it; when the child exits
+``start_ticks``, into ``record.path``), so a later runner can adopt it; when the script ends
 the server writes its exit status into ``status`` as a shell reports it (the code, or 128 + the
 signal). A child whose job socket closes (its runner died) is reaped by the server as soon as it
-exits, after what is left of its process group has been killed. The server stops taking requests
+ends, after what is left of its process group has been killed. The server stops taking requests
 when the control socket closes, and ends once no child is left.
 """
 
 from __future__ import annotations
 
 import array
+import contextlib
 import gc
 import importlib
 import json
+import mmap
 import os
 import select
 import signal
 import socket
 import sys
 import threading
+from typing import NoReturn
 
 MAX_MESSAGE = 1 << 20
-NOT_RELEASED = 70
-"""The exit code of a child the server could not record, which ran nothing."""
+END_SIGNAL = signal.SIGUSR1
+"""Sent by a child to the server when its script has ended."""
 # Libraries that keep GPU driver state or thread pools a forked child cannot use.
 # jemalloc's background thread (pyarrow's allocator): jemalloc stops and restarts it around a
 # fork.
@@ -110,49 +118,78 @@ def _blas_workers(threads: int) -> int:
     )
 
 
+class _Spare:
+    """A child forked ahead of the next training job, in a session of its own, waiting on
+    ``channel`` for the job: the fork is then off that job's path."""
+
+    def __init__(self, pid: int, channel: socket.socket, word: mmap.mmap) -> None:
+        self.pid = pid
+        self.channel = channel
+        self.word = word
+        self.start_ticks = _start_ticks(pid)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.word.close()
+
+
 class _Server:
     def __init__(self, control: socket.socket) -> None:
         self.control = control
         self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_write, False)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        for woken_by in (signal.SIGCHLD, END_SIGNAL):
+            signal.signal(woken_by, lambda *_: None)
         signal.set_wakeup_fd(self.wake_write)
+        self.poller = select.poll()
+        self.spare: _Spare | None = None
         self.jobs: dict[int, socket.socket] = {}
-        """Job socket by child pid, for children not yet reaped."""
-        self.exited: set[int] = set()
+        """Job socket by child pid, for children whose supervisor has not collected them."""
+        self.words: dict[int, mmap.mmap] = {}
+        """By child pid, memory shared with the child, where it leaves its script's exit status
+        (a flag, then the status) before it exits, and then signals the server."""
+        self.codes: dict[int, int] = {}
+        """Return codes of children that ended (negative: killed by that signal)."""
         self.orphans: set[int] = set()
-        """Children whose supervisor went away: reaped as soon as they exit."""
+        """Children whose supervisor went away: collected as soon as they end."""
+        self.dying: set[int] = set()
+        """Collected children the kernel is still taking down: reaped once it is done."""
         self.status_files: dict[int, str] = {}
-        """Where a released child's exit status goes."""
+        """Where a started child's exit status goes."""
 
     def serve(self) -> None:
-        poller = select.poll()
-        poller.register(self.control, select.POLLIN)
-        poller.register(self.wake_read, select.POLLIN)
-        by_fd: dict[int, int] = {}
+        self.poller.register(self.control, select.POLLIN)
+        self.poller.register(self.wake_read, select.POLLIN)
+        by_socket: dict[int, int] = {}
         accepting = True
-        while accepting or self.jobs or self.orphans:
-            for fd, _ in poller.poll():
+        while accepting or self.jobs or self.orphans or self.dying:
+            if accepting and self.spare is None:
+                with contextlib.suppress(OSError):  # forked on demand by the next request
+                    self.spare = self._fork_spare()
+            for fd, _ in self.poller.poll():
                 if fd == self.control.fileno():
                     started = self._start()
                     if started is None:
                         accepting = False
-                        poller.unregister(self.control)
-                        continue
-                    pid, job = started
-                    if pid:
-                        by_fd[job.fileno()] = pid
-                        poller.register(job, select.POLLIN)
+                        self.poller.unregister(self.control)
+                        self._drop_spare()
+                    elif started:
+                        pid, job = started
+                        by_socket[job.fileno()] = pid
+                        self.poller.register(job, select.POLLIN)
                 elif fd == self.wake_read:
                     os.read(fd, 4096)
-                else:
-                    pid = by_fd[fd]
-                    if self._reap_requested(pid):
-                        poller.unregister(fd)
-                        del by_fd[fd]
+                elif fd in by_socket and self._reap_requested(by_socket[fd]):
+                    del by_socket[fd]
+            self._hear_ends()
             self._notice_exits()
 
-    def _start(self) -> tuple[int, socket.socket] | None:
+    # -- starting --------------------------------------------------------------------------
+
+    def _start(self) -> tuple[int, socket.socket] | tuple[()] | None:
+        """Take one start request: the child and its job socket, ``()`` if the child could not
+        be started (the request was answered with the error), None when the control socket
+        closed."""
         fds = array.array("i")
         try:
             data, ancillary, _, _ = self.control.recvmsg(
@@ -167,78 +204,139 @@ class _Server:
                 fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
         stdin, stdout, stderr, job_fd = fds
         job = socket.socket(fileno=job_fd)
-        request = json.loads(data)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        go_read, go_write = os.pipe()
         try:
-            pid = os.fork()
+            pid = self._hand_over(json.loads(data), [stdin, stdout, stderr], job_fd)
         except OSError as error:
-            job.send(json.dumps({"error": str(error)}).encode())
-            pid = 0
-        else:
-            if pid == 0:
-                os.close(go_write)
-                self._become_child(request, stdin, stdout, stderr, job, go_read)
-            self.jobs[pid] = job
-            self._release(pid, request, go_write)
-        os.close(go_read)
-        os.close(go_write)
-        for fd in (stdin, stdout, stderr):
-            os.close(fd)
-        if not pid:
+            _send(job, {"error": str(error)})
             job.close()
+            return ()
+        finally:
+            for fd in (stdin, stdout, stderr):
+                os.close(fd)
+        self.jobs[pid] = job
+        _send(job, {"pid": pid})
         return pid, job
 
-    def _release(self, pid: int, request: dict, go: int) -> None:
-        """Record the child where a later runner finds it, then let it run the script; a child
-        that cannot be recorded never runs it (it exits when ``go`` closes)."""
+    def _hand_over(self, request: dict, streams: list[int], job: int) -> int:
+        """Record the spare child where a later runner finds it, then give it the job; a child
+        that cannot be recorded is kept for the next request."""
+        spare = self._take_spare(unshared=(*streams, job))
+        record = {**request["record"]["fields"], "pid": spare.pid,
+                  "start_ticks": spare.start_ticks}
         try:
-            record = {**request["record"]["fields"], "pid": pid, "start_ticks": _start_ticks(pid)}
             _write_atomically(request["record"]["path"], json.dumps(record))
-            os.write(go, b"g")
         except OSError as error:
-            _send(self.jobs[pid], {"error": f"cannot record the training job: {error}"})
-            return
-        self.status_files[pid] = request["status"]
-        _send(self.jobs[pid], {"pid": pid})
+            self.spare = spare
+            raise OSError(f"cannot record the training job: {error}") from error
+        job = {key: request[key] for key in ("argv", "env", "cwd")}
+        try:
+            # Should the child have died meanwhile, the runner starts the job cold, and the
+            # record it writes replaces this one.
+            socket.send_fds(spare.channel, [json.dumps(job).encode()], streams)
+        except OSError:
+            spare.close()
+            self.dying.add(spare.pid)
+            raise
+        spare.channel.close()
+        self.words[spare.pid] = spare.word
+        self.status_files[spare.pid] = request["status"]
+        return spare.pid
+
+    def _take_spare(self, unshared: tuple[int, ...]) -> _Spare:
+        self._replace_dead_spare()
+        spare, self.spare = self.spare, None
+        return spare if spare is not None else self._fork_spare(unshared)
+
+    def _replace_dead_spare(self) -> None:
+        if self.spare is not None and _reap(self.spare.pid, os.WNOHANG) is not None:
+            self.spare.close()  # killed while it waited
+            self.spare = None
+
+    def _fork_spare(self, unshared: tuple[int, ...] = ()) -> _Spare:
+        """Fork a spare child; ``unshared``: descriptors of a request at hand, which the child
+        must not keep."""
+        channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        word = mmap.mmap(-1, 2)  # shared with the child, and no descriptor the script would see
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            word.close()
+            channel.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            channel.close()
+            for fd in unshared:
+                os.close(fd)
+            self._be_spare(theirs, word)
+        theirs.close()
+        return _Spare(pid, channel, word)
+
+    def _drop_spare(self) -> None:
+        if self.spare is not None:
+            self.spare.close()  # it ends when its channel closes
+            self.dying.add(self.spare.pid)
+            self.spare = None
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def _hear_ends(self) -> None:
+        """The scripts that gave their exit status."""
+        for pid, word in self.words.items():
+            if word[0] and pid not in self.codes:
+                self._ended(pid, word[1], word[1])
+
+    def _ended(self, pid: int, status: int, returncode: int) -> None:
+        """The script ended: its status file, and the word to its supervisor, which may collect
+        it while the kernel still frees its memory."""
+        self.codes[pid] = returncode
+        path = self.status_files.get(pid)
+        if path is not None:
+            try:
+                _write_atomically(path, f"{status}\n")
+            except OSError:  # its folder is gone: no one will ask
+                pass
+        if pid in self.jobs:
+            _send(self.jobs[pid], {"exited": True})
 
     def _notice_exits(self) -> None:
+        self._replace_dead_spare()
         for pid in [*self.jobs, *self.orphans]:
-            if pid in self.exited:
+            if pid in self.codes:
                 continue
             try:
                 info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
-                info = None
-                self.exited.add(pid)
+                self.codes[pid] = -signal.SIGKILL
+                if pid in self.jobs:
+                    _send(self.jobs[pid], {"exited": True})
+                continue
             if info is not None:
-                self.exited.add(pid)
-                self._write_status(pid, info)
-            if pid in self.exited and pid in self.jobs:
-                _send(self.jobs[pid], {"exited": True})
-        for pid in self.orphans & self.exited:
+                exited = info.si_code == os.CLD_EXITED
+                self._ended(pid, info.si_status if exited else 128 + info.si_status,
+                            info.si_status if exited else -info.si_status)
+        for pid in self.orphans & self.codes.keys():
             # No runner follows it: end what is left of its group, as a runner would.
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:  # nothing is left
                 pass
-            _reap(pid, 0)
-            self._forget(pid)
+            self._collect(pid)
+        for pid in list(self.dying):
+            if _reap(pid, os.WNOHANG) is not None:
+                self.dying.discard(pid)
 
-    def _write_status(self, pid: int, info: os.waitid_result) -> None:
-        path = self.status_files.get(pid)
-        if path is None:  # never released: it ran nothing
-            return
-        code = info.si_status if info.si_code == os.CLD_EXITED else 128 + info.si_status
-        try:
-            _write_atomically(path, f"{code}\n")
-        except OSError:  # its folder is gone: no one will ask
-            pass
-
-    def _forget(self, pid: int) -> None:
+    def _collect(self, pid: int) -> None:
+        """Forget an ended child; reap it now, or once the kernel has taken it down."""
+        if _reap(pid, os.WNOHANG) is None:
+            self.dying.add(pid)
+        word = self.words.pop(pid, None)
+        if word is not None:
+            word.close()
         self.orphans.discard(pid)
-        self.exited.discard(pid)
+        self.codes.pop(pid, None)
         self.status_files.pop(pid, None)
 
     def _reap_requested(self, pid: int) -> bool:
@@ -251,42 +349,48 @@ class _Server:
         if data and not json.loads(data).get("reap"):
             return False
         del self.jobs[pid]
-        if data:  # asked after the exit was reported, so this does not block
-            returncode = _reap(pid, 0)
+        self.poller.unregister(job)
+        if data:  # asked after the end was reported
+            returncode = self.codes.get(pid)
             _send(job, {"returncode": -signal.SIGKILL if returncode is None else returncode})
-            self._forget(pid)
+            self._collect(pid)
         else:
             self.orphans.add(pid)
         job.close()
         return True
 
-    # -- in the child ------------------------------------------------------------------------
+    # -- in the child ----------------------------------------------------------------------
 
-    def _become_child(
-        self, request: dict, stdin: int, stdout: int, stderr: int, job: socket.socket, go: int
-    ) -> None:
-        code = 1
+    def _be_spare(self, channel: socket.socket, word: mmap.mmap) -> NoReturn:
+        """Wait for a training job, run its script, leave its exit status in ``word``."""
+        code = 0
+        server, me = os.getppid(), os.getpid()
         try:
             os.setsid()
             signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for own in (self.control, job, *self.jobs.values()):
+            for woken_by in (signal.SIGCHLD, END_SIGNAL):
+                signal.signal(woken_by, signal.SIG_DFL)
+            for own in (self.control, *self.jobs.values()):
                 os.close(own.detach())
-            os.close(self.wake_read)
-            os.close(self.wake_write)
-            released = os.read(go, 1) == b"g"
-            os.close(go)
-            if not released:
-                code = NOT_RELEASED
+            for fd in (self.wake_read, self.wake_write):
+                os.close(fd)
+            for others in self.words.values():
+                others.close()
+            data, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 3)
+            if not data:  # the server ended first
                 return
-            for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+            channel.close()
+            for fd, target in zip(fds, (0, 1, 2), strict=True):
                 os.dup2(fd, target)
                 os.close(fd)
-            _run_script(request)
+            code = _run_script(json.loads(data))
+            if os.getpid() == me:  # not a child the script forked that went on to return
+                _give_end(word, server, code)
         except BaseException:  # the server's own bookkeeping failed: say so, as exec would
             import traceback
 
             traceback.print_exc()
+            code = 1
         finally:
             os._exit(code)
 
@@ -323,8 +427,8 @@ def _send(job: socket.socket, message: dict) -> None:
         pass
 
 
-def _run_script(request: dict) -> None:
-    """Become ``python script.py args...`` and end as the interpreter would."""
+def _run_script(request: dict) -> int:
+    """Run the script as ``python script.py args...`` would; its exit status."""
     argv: list[str] = request["argv"]
     script = argv[1]
     os.chdir(request["cwd"])
@@ -337,7 +441,16 @@ def _run_script(request: dict) -> None:
     if numpy_random is not None:
         # Each cold process seeds numpy's global generator afresh; forked ones must too.
         numpy_random.seed()
-    os._exit(_execute(script))
+    return _execute(script)
+
+
+def _give_end(word: mmap.mmap, server: int, code: int) -> None:
+    """Tell the server the script's exit status before the kernel takes the process down
+    (which takes milliseconds for a large one): its supervisor need not wait for that."""
+    word[1] = code & 0xFF
+    word[0] = 1
+    if os.getppid() == server:  # a server that died is not signalled: its pid may be reused
+        os.kill(server, END_SIGNAL)
 
 
 def _execute(script: str) -> int:

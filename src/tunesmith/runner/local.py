@@ -392,6 +392,11 @@ class _Follow:
                     selector.register(self.process.pidfd, selectors.EVENT_READ)
                 else:
                     self.job.exited = True
+                pooled = self.process.pooled
+                if pooled is not None:
+                    # The server tells the script's end before the kernel has taken a large
+                    # process down; the pidfd tells it should the server go away.
+                    selector.register(pooled.fileno(), selectors.EVENT_READ)
                 if self.watch.fd is not None:
                     selector.register(self.watch.fd, selectors.EVENT_READ)
                 more = True
@@ -403,6 +408,11 @@ class _Follow:
                             self.watch.clear()
                         elif key.fd == self.process.pidfd:
                             self.job.exited = True
+                        elif pooled is not None and key.fd == pooled.fileno():
+                            if pooled.take_news():
+                                self.job.exited = True
+                            elif pooled.server_gone:
+                                selector.unregister(key.fd)
                     more = self._publish(log_file)
                     self._control()
             self._end_group()

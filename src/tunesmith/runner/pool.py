@@ -92,15 +92,36 @@ class PooledProcess:
         self._job = job
         self._lock = threading.Lock()
         self._exited = False
+        self.server_gone = False
+        """The server went away: it reports nothing more, the process's pidfd still does."""
+
+    def fileno(self) -> int:
+        """Readable when the server has news: the script's end, or the server's own."""
+        return self._job.fileno()
+
+    def take_news(self) -> bool:
+        """Read the server's news without waiting; whether the script has ended."""
+        with self._lock:
+            if not self._exited and not self.server_gone:
+                try:
+                    self._hear(_receive(self._job, socket.MSG_DONTWAIT))
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    self._hear(None)
+            return self._exited and not self.server_gone
 
     def wait_exited(self) -> None:
-        """Block until the process exits, leaving it unreaped: its pid keeps naming its process
-        group until :meth:`wait`."""
+        """Block until the script ends, leaving the process unreaped: its pid keeps naming its
+        process group until :meth:`wait`."""
         with self._lock:
             while not self._exited:
-                message = _receive(self._job)
-                # A server that went away reports no more; the runner kills what is left.
-                self._exited = message is None or bool(message.get("exited"))
+                self._hear(_receive(self._job))
+
+    def _hear(self, message: dict[str, Any] | None) -> None:
+        # A server that went away reports no more; the runner kills what is left.
+        self.server_gone = message is None
+        self._exited = self.server_gone or bool(message and message.get("exited"))
 
     def wait(self) -> int:
         """Wait for the exit, reap the process and return its return code (negative: the
@@ -529,7 +550,7 @@ def _note(process: TrainingProcess, reason: str) -> None:
 
 
 
-def _receive(channel: socket.socket) -> dict[str, Any] | None:
+def _receive(channel: socket.socket, flags: int = 0) -> dict[str, Any] | None:
     """One message from a server; None when the server has gone."""
-    data = channel.recv(fork_server.MAX_MESSAGE)
+    data = channel.recv(fork_server.MAX_MESSAGE, flags)
     return json.loads(data) if data else None
