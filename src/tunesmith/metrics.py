@@ -7,6 +7,7 @@ is kept so the user can be told why a metric stayed empty.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -36,8 +37,10 @@ def compile_metric_regex(definition: MetricDefinition) -> re.Pattern[str]:
     return pattern
 
 
+@functools.lru_cache(maxsize=256)
 def required_literal(pattern: re.Pattern[str]) -> str | None:
-    """The longest run of plain characters every match must contain, or ``None``.
+    """The longest run of plain characters every match must contain, or ``None`` (worked out
+    once per pattern: every training job of a tuning job has the same metric definitions).
 
     Checking ``literal in text`` runs at C speed over a whole burst of lines, so most lines of a
     chatty script never reach the regex engine. Only top-level and group-level literal runs are
