@@ -44,6 +44,12 @@ with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "view.json"), "w") as f
     json.dump(view, f)
 '''
 
+WAIT_FOR_RELEASE = """
+release = os.path.join(os.environ["SM_CHECKPOINT_DIR"], "release")
+while not os.path.exists(release):
+    time.sleep(0.02)
+"""
+
 
 def run_one(tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch, **fields: object) -> tuple[
     TrainingJobEnded, TrainingJobSpec
@@ -250,17 +256,15 @@ FORKS_A_CHILD_THAT_RETURNS = """
 import os, sys, time
 read, write = os.pipe()
 if os.fork() == 0:
-    os.close(read)  # returns from the script at once, as the forked child of a cold script would
-else:
-    os.close(write)
-    os.read(read, 1)  # until that child is gone
-    os.waitpid(-1, 0)
-    print("child gone", flush=True)
-    release = os.path.join(os.environ["SM_CHECKPOINT_DIR"], "release")
-    while not os.path.exists(release):
-        time.sleep(0.02)
-    print("released", flush=True)
-    sys.exit(5)
+    os.close(read)
+    sys.exit()  # the forked child ends through the interpreter's exit, as a cold one would
+os.close(write)
+os.read(read, 1)  # until that child is gone
+os.waitpid(-1, 0)
+print("child gone", flush=True)
+""" + WAIT_FOR_RELEASE + """
+print("released", flush=True)
+sys.exit(5)
 """
 
 
@@ -442,9 +446,7 @@ WAITS_FOR_RELEASE = """
 import os, subprocess, sys, time
 subprocess.Popen(["sleep", "1000"])  # left behind in the job's process group
 print("score: 1", flush=True)
-release = os.path.join(os.environ["SM_CHECKPOINT_DIR"], "release")
-while not os.path.exists(release):
-    time.sleep(0.02)
+""" + WAIT_FOR_RELEASE + """
 print("score: 2", flush=True)
 sys.exit(3)
 """

@@ -384,7 +384,7 @@ class _Server:
                 os.dup2(fd, target)
                 os.close(fd)
             code = _run_script(json.loads(data))
-            if os.getpid() == me:  # not a child the script forked that went on to return
+            if os.getpid() == me:  # not a child the script forked, ending the same way
                 _give_end(word, server, code)
         except BaseException:  # the server's own bookkeeping failed: say so, as exec would
             import traceback
