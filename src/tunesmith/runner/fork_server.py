@@ -16,8 +16,8 @@ one end of a socket of the job's own. On the job's socket the server answers ``{
 ``subprocess`` reports it). The child leaves its script's exit status in memory it shares with
 the server and signals it just before it exits, so the end is reported while the kernel still
 takes a large process down, which takes milliseconds; a child that dies otherwise is reported
-when the kernel says so. The child is
-reaped only once reported and asked for, so its process group id stays taken until then.
+when the kernel says so. A child is reaped only once its end was reported and its reap asked
+for, so its process group id stays taken until then.
 
 Training jobs outlive their runner, as cold ones do. Before the child may run the script, the
 server writes the request's process record (``record.fields`` with the child's ``pid`` and
@@ -228,11 +228,11 @@ class _Server:
         except OSError as error:
             self.spare = spare
             raise OSError(f"cannot record the training job: {error}") from error
-        job = {key: request[key] for key in ("argv", "env", "cwd")}
+        run = {key: request[key] for key in ("argv", "env", "cwd")}
         try:
             # Should the child have died meanwhile, the runner starts the job cold, and the
             # record it writes replaces this one.
-            socket.send_fds(spare.channel, [json.dumps(job).encode()], streams)
+            socket.send_fds(spare.channel, [json.dumps(run).encode()], streams)
         except OSError:
             spare.close()
             self.dying.add(spare.pid)
@@ -350,8 +350,10 @@ class _Server:
             return False
         del self.jobs[pid]
         self.poller.unregister(job)
-        if data:  # asked after the end was reported
+        if data:  # asked after the end was reported, so only the kernel's part may be left
             returncode = self.codes.get(pid)
+            if returncode is None:
+                returncode = _reap(pid, 0)
             _send(job, {"returncode": -signal.SIGKILL if returncode is None else returncode})
             self._collect(pid)
         else:
@@ -450,7 +452,8 @@ def _give_end(word: mmap.mmap, server: int, code: int) -> None:
     word[1] = code & 0xFF
     word[0] = 1
     if os.getppid() == server:  # a server that died is not signalled: its pid may be reused
-        os.kill(server, END_SIGNAL)
+        with contextlib.suppress(OSError):  # it died meanwhile: nobody needs the word
+            os.kill(server, END_SIGNAL)
 
 
 def _execute(script: str) -> int:
