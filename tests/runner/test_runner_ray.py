@@ -20,6 +20,7 @@ from rayhead import AUTHLESS, ray_head
 from runner_support import Recorder
 
 import tunesmith
+import tunesmith.runner.ray as ray_runner
 from helpers import descendants_of, process_running, tuning_document, wait_for
 from tunesmith.api import Workspace
 from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec, TrainingJobStarted
@@ -79,6 +80,11 @@ while [ ! -e "$RELEASE" ]; do sleep 0.1; done
 echo done
 """
 """Runs until the file ``RELEASE`` names exists."""
+SEES_ITS_HOST = (
+    'group=$(cut -d" " -f5 /proc/$$/stat)\n'
+    'echo "$CUDA_VISIBLE_DEVICES $(cut -d" " -f4 /proc/$group/stat)" > "$SEEN"\n'
+)
+"""Writes its GPUs and the Ray worker above its process group to the file ``SEEN`` names."""
 HEAD_CPUS = 2
 HEAD_GPUS = 1
 """Declared only: Ray hands out GPU ids without looking for a device."""
@@ -233,11 +239,10 @@ def test_gpu_training_jobs_run_in_actors_of_their_own_holding_their_gpus(
     ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What the script saw: its GPUs, and the Ray worker above its process group.
-    _source(tmp_path, monkeypatch, 'group=$(cut -d" " -f5 /proc/$$/stat)\n'
-            'echo "$CUDA_VISIBLE_DEVICES $(cut -d" " -f4 /proc/$group/stat)" > "$SEEN"\n'
-            + HELD_TRAIN)
+    _source(tmp_path, monkeypatch, SEES_ITS_HOST + HELD_TRAIN)
     release = tmp_path / "release"
     events = Recorder()
+    monkeypatch.setattr(ray_runner, "IDLE_SECONDS", float("inf"))  # kept however slow the test
     runner = RayRunner(events, ray_address)
     try:
         for name, gpus in (("cpu", 0), ("gpu-1", 1), ("gpu-2", 1)):
@@ -273,6 +278,30 @@ def test_gpu_training_jobs_run_in_actors_of_their_own_holding_their_gpus(
     wait_for(lambda: ray.available_resources().get("GPU", 0) == HEAD_GPUS, timeout=30)
     wait_for(lambda: not process_running(int(second_host)), timeout=30)
 
+
+@pytest.mark.slow
+def test_what_ended_training_jobs_held_goes_back_to_ray_once_idle(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No job of their shape comes: a placement group and a GPU actor kept for one go back to
+    Ray while the runner is still open (an engine's last jobs may run for hours)."""
+    _source(tmp_path, monkeypatch, SEES_ITS_HOST + HELD_TRAIN)
+    (tmp_path / "release").touch()  # the jobs end as soon as they have started
+    monkeypatch.setattr(ray_runner, "IDLE_SECONDS", 1.0)
+    events = Recorder()
+    runner = RayRunner(events, ray_address)
+    try:
+        for name, gpus in (("cpu", 0), ("gpu", 1)):
+            runner.start(_held_spec(tmp_path, name, gpus))
+        for name in ("cpu", "gpu"):
+            assert events.ended(name, timeout=60).status == "Completed"
+        gpu_host = int((tmp_path / "gpu.seen").read_text().split()[1])
+        wait_for(lambda: ray.available_resources().get("CPU", 0) == HEAD_CPUS
+                 and ray.available_resources().get("GPU", 0) == HEAD_GPUS, timeout=30)
+        assert all(g["state"] == "REMOVED" for g in ray.util.placement_group_table().values())
+        wait_for(lambda: not process_running(gpu_host), timeout=30)
+    finally:
+        runner.close()
 
 @pytest.mark.slow
 def test_a_script_ends_when_its_host_actor_dies(

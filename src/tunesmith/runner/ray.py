@@ -9,8 +9,9 @@ actor, one per node (a Ray actor holding no resources, started on first need), w
 the node's training jobs side by side: one Ray worker process per node, not per job. A GPU
 training job runs instead in an actor of its own holding its CPUs and GPUs, as Ray gives GPU ids
 (``CUDA_VISIBLE_DEVICES``) to actors, not to bundles. A placement group or a GPU job's actor whose
-job ended serves the engine's next job of the same shape; all of them, and the host actors, end
-with the engine's runner.
+job ended serves the engine's next job of the same shape, or goes back to Ray when none comes
+within ``IDLE_SECONDS``; what is left of them, and the host actors, end with the engine's
+runner.
 
 A host runs each script under the same training contract with a
 :class:`~tunesmith.runner.local.LocalRunner`, in a folder of the node's own temporary space, and
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import queue
 import shutil
@@ -79,6 +81,11 @@ WAIT_SECONDS = 0.2
 """How long the follower waits on the calls in flight before taking in newly started jobs."""
 PLACE_SECONDS = 0.05
 """How often the follower looks whether Ray has created the pending placement groups."""
+IDLE_SECONDS = 10.0
+"""How long a placement group or a GPU actor whose training job ended waits for the next job of
+its shape before it goes back to Ray: an engine asks for the next job at once when it has one,
+and other users of the cluster get back what it no longer needs (its last jobs may run for
+hours)."""
 ARTIFACTS = ("model.tar.gz", "output.tar.gz")
 
 
@@ -265,12 +272,12 @@ class RayRunner(Runner):
         self._calls: dict[Any, tuple[_Host, _RemoteJob | None]] = {}
         """The calls in flight: object reference -> (its host, its job for a ``start``, None
         for a ``news``)."""
-        self._idle_groups: dict[int, list[tuple[PlacementGroup, str]]] = {}
-        """Placement groups (and their nodes) whose training job ended, by CPUs, kept for the
-        next job of the same shape: no wait for Ray to place it again."""
-        self._idle_actors: dict[tuple[int, int], list[_Host]] = {}
-        """GPU training jobs' actors whose job ended, kept for the next job of the same shape:
-        starting a Ray worker costs far more than reusing one."""
+        self._idle_groups: dict[int, list[tuple[PlacementGroup, str, float]]] = {}
+        """Placement groups (their nodes, when they went idle) whose training job ended, by
+        CPUs, kept for the next job of the same shape: no wait for Ray to place it again."""
+        self._idle_actors: dict[tuple[int, int], list[tuple[_Host, float]]] = {}
+        """GPU training jobs' actors (when they went idle) whose job ended, kept for the next
+        job of the same shape: starting a Ray worker costs far more than reusing one."""
         self._closed = False
         self._follower = threading.Thread(target=self._follow, name="ray-runner", daemon=True)
         self._follower.start()
@@ -311,7 +318,7 @@ class RayRunner(Runner):
                 # Ray gives GPUs (CUDA_VISIBLE_DEVICES) to actors, not to placement groups.
                 idle = self._idle_actors.get((cpus, gpus))
                 if idle:
-                    self._launch(job, idle.pop())
+                    self._launch(job, idle.pop()[0])
                     return
                 released = self._release_idle()
                 self._launch(job, _Host(
@@ -320,7 +327,7 @@ class RayRunner(Runner):
             else:
                 idle_groups = self._idle_groups.get(cpus)
                 if idle_groups:
-                    job.group, job.node = idle_groups.pop()
+                    job.group, job.node, _ = idle_groups.pop()
                     self._launch(job, self._host_on(job.node))
                     return
                 released = self._release_idle()
@@ -392,13 +399,21 @@ class RayRunner(Runner):
     def _follow(self) -> None:
         placed_at = 0.0
         while True:
+            with self._lock:
+                release = self._take_idle(idle_since=time.monotonic() - IDLE_SECONDS)
+            release()
             with self._changed:
                 while not self._calls and not self._placing and not (
                     self._closed and not self._jobs
                 ):
-                    self._changed.wait()
+                    expiry = self._next_expiry()
+                    if expiry is not None and expiry <= 0:
+                        break
+                    self._changed.wait(expiry)
                 if not self._calls and not self._placing:
-                    return
+                    if self._closed and not self._jobs:
+                        return
+                    continue  # what has been idle too long goes back to Ray
                 refs = list(self._calls)
                 wait = PLACE_SECONDS if self._placing else WAIT_SECONDS
                 if not refs:
@@ -491,8 +506,8 @@ class RayRunner(Runner):
             if host.node is not None and self._hosts.get(host.node) is host:
                 del self._hosts[host.node]
                 for groups in self._idle_groups.values():
-                    stale += [group for group, node in groups if node == host.node]
-                    groups[:] = [(group, node) for group, node in groups if node != host.node]
+                    stale += [group for group, node, _ in groups if node == host.node]
+                    groups[:] = [idle for idle in groups if idle[1] != host.node]
             jobs = list(host.jobs.values())
             host.polling = False
         if host.node is not None:  # a GPU job's own actor goes with its job, in ``_end``
@@ -542,11 +557,12 @@ class RayRunner(Runner):
                     kept = False  # another shape waits for what it holds
                 else:
                     self._idle_groups.setdefault(_shape(job.spec)[0], []).append(
-                        (group, job.node))
+                        (group, job.node, time.monotonic()))
             elif kept and host is not None:
                 kept = not self._waiting()
                 if kept:
-                    self._idle_actors.setdefault(_shape(job.spec), []).append(host)
+                    self._idle_actors.setdefault(_shape(job.spec), []).append(
+                        (host, time.monotonic()))
         if replaced is not None:
             remove_placement_group(replaced)
         if not kept and group is not None:
@@ -563,14 +579,31 @@ class RayRunner(Runner):
             for job in self._jobs.values()
         )
 
+    def _next_expiry(self) -> float | None:
+        """Seconds until the longest idle placement group or actor goes back to Ray, None when
+        none is idle (under the lock)."""
+        since = [t for held in self._idle_groups.values() for _, _, t in held]
+        since += [t for hosts in self._idle_actors.values() for _, t in hosts]
+        left = min(since, default=math.inf) + IDLE_SECONDS - time.monotonic()
+        return left if math.isfinite(left) else None  # an infinite wait is no timeout
+
     def _release_idle(self) -> Callable[[], None]:
         """Take every idle placement group and actor from the pool (under the lock), as a new
         shape needs what they hold or the runner closes; what gives them back to Ray, to call
         outside the lock."""
-        groups = [group for held in self._idle_groups.values() for group, _ in held]
-        actors = [host.actor for hosts in self._idle_actors.values() for host in hosts]
-        self._idle_groups.clear()
-        self._idle_actors.clear()
+        return self._take_idle(idle_since=math.inf)
+
+    def _take_idle(self, idle_since: float) -> Callable[[], None]:
+        """Take the placement groups and actors idle since before ``idle_since`` (monotonic)
+        from the pool (under the lock); what gives them back to Ray, to call outside it."""
+        groups = [group for held in self._idle_groups.values()
+                  for group, _, since in held if since < idle_since]
+        actors = [host.actor for hosts in self._idle_actors.values()
+                  for host, since in hosts if since < idle_since]
+        for held in self._idle_groups.values():
+            held[:] = [idle for idle in held if idle[2] >= idle_since]
+        for hosts in self._idle_actors.values():
+            hosts[:] = [idle for idle in hosts if idle[1] >= idle_since]
 
         def release() -> None:
             for group in groups:
