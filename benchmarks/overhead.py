@@ -81,6 +81,11 @@ def median_of(repeat: int, measure: Callable[[], float]) -> tuple[float, list[fl
     return statistics.median(values), values
 
 
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over repeated runs."""
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} CPUs"
@@ -467,43 +472,40 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def measure_launches(figures: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
     print("launch overhead ...", flush=True)
-    launches = [launch_overhead(work / f"launch-{i}", args.launches) for i in range(args.repeat)]
-    figures["launch"] = {k: statistics.median(r[k] for r in launches) for k in launches[0]}
+    figures["launch"] = medians(
+        [launch_overhead(work / f"launch-{i}", args.launches) for i in range(args.repeat)]
+    )
     figures["load_launch"] = load()
 
 
 def measure_digits(figures: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
     print("digits ...", flush=True)
     source = digits_source(work)
-    runs = [digits_tunesmith(work, source, args.digits_jobs, "pool", i)
-            for i in range(args.repeat)]
-    figures["digits"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+    def tunesmith_runs(mode: str) -> dict[str, float]:
+        return medians([digits_tunesmith(work, source, args.digits_jobs, mode, i)
+                        for i in range(args.repeat)])
+
+    figures["digits"] = tunesmith_runs("pool")
     digits_tunesmith(work, source, args.digits_jobs, "warm", -1)  # leaves its server ready
-    warm = [digits_tunesmith(work, source, args.digits_jobs, "warm", i)
-            for i in range(args.repeat)]
-    figures["digits_warm"] = {k: statistics.median(r[k] for r in warm) for k in warm[0]}
+    figures["digits_warm"] = tunesmith_runs("warm")
     if args.digits_cold:
-        cold = [digits_tunesmith(work, source, args.digits_jobs, "cold", i)
-                for i in range(args.repeat)]
-        figures["digits_cold"] = {k: statistics.median(r[k] for r in cold) for k in cold[0]}
-    optuna_runs = [digits_optuna(source, args.digits_jobs) for _ in range(args.repeat)]
-    figures["digits_optuna"] = {
-        k: statistics.median(r[k] for r in optuna_runs) for k in optuna_runs[0]
-    }
+        figures["digits_cold"] = tunesmith_runs("cold")
+    figures["digits_optuna"] = medians(
+        [digits_optuna(source, args.digits_jobs) for _ in range(args.repeat)]
+    )
     figures["load_digits"] = load()
 
 
 def measure_bookkeeping(figures: dict[str, Any], work: Path, args: argparse.Namespace) -> None:
     print("bookkeeping ...", flush=True)
-    books = [bookkeeping_tunesmith(work / f"books-{i}", args.trials)
-             for i in range(args.repeat)]
-    figures["bookkeeping"] = {k: statistics.median(r[k] for r in books) for k in books[0]}
+    figures["bookkeeping"] = medians(
+        [bookkeeping_tunesmith(work / f"books-{i}", args.trials) for i in range(args.repeat)]
+    )
     for kind in ("rdb", "journal"):
-        runs_ = [bookkeeping_optuna(work, args.optuna_trials, kind)
-                 for _ in range(args.repeat)]
-        figures[f"bookkeeping_optuna_{kind}"] = {
-            k: statistics.median(r[k] for r in runs_) for k in runs_[0]
-        }
+        figures[f"bookkeeping_optuna_{kind}"] = medians(
+            [bookkeeping_optuna(work, args.optuna_trials, kind) for _ in range(args.repeat)]
+        )
 
     figures["optuna_trials"] = args.optuna_trials
     figures["load_bookkeeping"] = load()

@@ -399,8 +399,9 @@ class RayRunner(Runner):
     def _follow(self) -> None:
         placed_at = 0.0
         while True:
+            expired = time.monotonic() - IDLE_SECONDS
             with self._lock:
-                release = self._take_idle(idle_since=time.monotonic() - IDLE_SECONDS)
+                release = self._take_idle(lambda _, since, expired=expired: since < expired)
             release()
             with self._changed:
                 while not self._calls and not self._placing and not (
@@ -499,21 +500,19 @@ class RayRunner(Runner):
         """Its actor failed: every job it ran has failed (the node's group guard stops their
         scripts), and the next job on its node gets a new host actor. The idle placement groups
         on its node are given back too, in case the node itself has gone."""
-        stale: list[PlacementGroup] = []
         with self._lock:
             for ref in [ref for ref, (owner, _) in self._calls.items() if owner is host]:
                 del self._calls[ref]
-            if host.node is not None and self._hosts.get(host.node) is host:
-                del self._hosts[host.node]
-                for groups in self._idle_groups.values():
-                    stale += [group for group, node, _ in groups if node == host.node]
-                    groups[:] = [idle for idle in groups if idle[1] != host.node]
+            owned = host.node is not None and self._hosts.get(host.node) is host
+            gone = host.node if owned else None
+            if gone is not None:
+                del self._hosts[gone]
+            release = self._take_idle(lambda node, _: gone is not None and node == gone)
             jobs = list(host.jobs.values())
             host.polling = False
         if host.node is not None:  # a GPU job's own actor goes with its job, in ``_end``
             ray.kill(host.actor, no_restart=True)
-        for group in stale:
-            remove_placement_group(group)
+        release()
         for job in jobs:
             self._failed(job, error)
 
@@ -591,19 +590,19 @@ class RayRunner(Runner):
         """Take every idle placement group and actor from the pool (under the lock), as a new
         shape needs what they hold or the runner closes; what gives them back to Ray, to call
         outside the lock."""
-        return self._take_idle(idle_since=math.inf)
+        return self._take_idle(lambda _node, _since: True)
 
-    def _take_idle(self, idle_since: float) -> Callable[[], None]:
-        """Take the placement groups and actors idle since before ``idle_since`` (monotonic)
-        from the pool (under the lock); what gives them back to Ray, to call outside it."""
+    def _take_idle(self, which: Callable[[str | None, float], bool]) -> Callable[[], None]:
+        """Take from the pool the idle placement groups and actors that ``which(node, idle
+        since)`` picks (under the lock); what gives them back to Ray, to call outside it."""
         groups = [group for held in self._idle_groups.values()
-                  for group, _, since in held if since < idle_since]
+                  for group, node, since in held if which(node, since)]
         actors = [host.actor for hosts in self._idle_actors.values()
-                  for host, since in hosts if since < idle_since]
+                  for host, since in hosts if which(host.node, since)]
         for held in self._idle_groups.values():
-            held[:] = [idle for idle in held if idle[2] >= idle_since]
+            held[:] = [idle for idle in held if not which(idle[1], idle[2])]
         for hosts in self._idle_actors.values():
-            hosts[:] = [idle for idle in hosts if idle[1] >= idle_since]
+            hosts[:] = [idle for idle in hosts if not which(idle[0].node, idle[1])]
 
         def release() -> None:
             for group in groups:
