@@ -61,3 +61,50 @@ def test_log_ei_stays_finite_and_ordered_far_from_the_incumbent() -> None:
     values = log_expected_improvement(mean, np.ones(5), best=0.0)
     assert np.all(np.isfinite(values))
     assert np.all(np.diff(values) < 0)
+
+
+def test_mean_far_from_the_data_is_the_level_of_the_untried_regions() -> None:
+    # A search's observations cluster where the loss is low; a few lie elsewhere at the level
+    # the rest of the box has. Far from all of them the model must expect that level, not the
+    # clustered observations' average (which would make every far corner look promising).
+    rng = np.random.default_rng(3)
+    cluster = 0.3 + 0.02 * rng.standard_normal((30, 2))
+    spread = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.9], [0.6, 0.05], [0.05, 0.6]])
+    x = np.vstack([cluster, spread])
+    y = np.concatenate([np.full(30, -2.0) + 0.05 * rng.standard_normal(30), np.zeros(5)])
+    y = (y - y.mean()) / y.std()
+    gp = GaussianProcess(x, y, fit_hyperparameters(x, y, rng))
+    level = y[30:].mean()
+    mean, _ = gp.predict(np.array([[3.0, 3.0]]))
+    assert abs(mean[0] - level) < 0.25 * abs(level - y.mean())
+
+
+def test_a_coordinate_the_observations_do_not_vary_keeps_a_length_scale_of_about_its_range() -> (
+    None
+):
+    # If the model could stretch the length scale of a coordinate without limit once the loss
+    # shows no trend along it, the search would never try that coordinate again.
+    rng = np.random.default_rng(4)
+    x = rng.random((40, 3))
+    y = np.sin(5 * x[:, 0]) + np.cos(4 * x[:, 1])
+    y = (y - y.mean()) / y.std()
+    hyper = fit_hyperparameters(x, y, rng)
+    assert math.exp(hyper.log_lengths[2]) < 10.0
+
+
+def test_gradient_of_the_fit_objective_matches_finite_differences() -> None:
+    # The constant mean is profiled out; the analytic gradient must stay that of the whole
+    # objective, or the fit stops short of its optimum.
+    from scipy.optimize import check_grad
+
+    from tunesmith.strategies.bayesian.gp import _neg_log_posterior
+
+    rng = np.random.default_rng(5)
+    x = rng.random((25, 3))
+    y = bowl(x[:, :2]) + 0.3 * x[:, 2]
+    y = (y - y.mean()) / y.std() + 0.4  # off-centre, so the mean's estimate is not zero
+    theta = np.array([-0.5, 0.2, 0.8, 0.1, math.log(1e-3)])
+    error = check_grad(
+        lambda t: _neg_log_posterior(t, x, y)[0], lambda t: _neg_log_posterior(t, x, y)[1], theta
+    )
+    assert error < 1e-4 * np.linalg.norm(_neg_log_posterior(theta, x, y)[1])
