@@ -79,9 +79,7 @@ def test_mean_far_from_the_data_is_the_level_of_the_untried_regions() -> None:
     assert abs(mean[0] - level) < 0.25 * abs(level - y.mean())
 
 
-def test_a_coordinate_the_observations_do_not_vary_keeps_a_length_scale_of_about_its_range() -> (
-    None
-):
+def test_a_coordinate_the_loss_ignores_keeps_a_length_scale_of_a_few_ranges() -> None:
     # If the model could stretch the length scale of a coordinate without limit once the loss
     # shows no trend along it, the search would never try that coordinate again.
     rng = np.random.default_rng(4)
