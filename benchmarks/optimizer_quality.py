@@ -2,10 +2,12 @@
 
 Every optimiser runs every problem with the same seeds and trial budget, in-process through its
 ask/tell interface. For each problem, a run's best loss after t trials is turned into a
-normalised regret: 0 at the best loss any run found on that problem, 1 at the median best loss of
-random search after the same t trials. The score is 100 x (1 - mean normalised regret): 0 is
-random search's median, 100 the best seen. Reported per problem and overall (mean over
-problems), at 16 and 50 trials, with 95% bootstrap intervals over seeds.
+normalised regret as in Bayesmark's mean score: 0 at the best loss any run found on that
+problem, 1 at the median loss of a single random evaluation, clipped to [-1, 1] so that no one
+run outweighs the rest. The score is 100 x (1 - mean normalised regret): 100 is the best seen,
+0 what one random guess reaches; random search's own score at t is in its column. Reported per
+problem and overall (mean over problems), at 16 and 50 trials, with 95% bootstrap intervals
+over seeds.
 
     .venv/bin/python benchmarks/optimizer_quality.py --quick     # <= 10 minutes on 2 cores
     .venv/bin/python benchmarks/optimizer_quality.py             # full: every problem, 10 seeds
@@ -98,17 +100,18 @@ def _worker_init() -> None:
 # --- scoring ------------------------------------------------------------------------------------
 
 def normalised_regret(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per optimiser, (seeds x trials) regret of the best-so-far against random's median."""
+    """Per optimiser, (seeds x trials) Bayesmark's normalised regret of the best-so-far."""
     best = {name: np.minimum.accumulate(c, axis=1) for name, c in curves.items()}
     floor = min(float(b.min()) for b in best.values())
-    random_median = np.median(best[RANDOM], axis=0)
-    span = random_median - floor
+    # Random evaluations are independent draws: pooled, their median is that of a single one.
+    span = float(np.median(curves[RANDOM])) - floor
     out = {}
     for name, b in best.items():
         gap = b - floor
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # Where random's median already is the best seen, only reaching it counts.
-            out[name] = np.where(span > 1e-12, gap / np.maximum(span, 1e-12), (gap > 1e-12) * 1.0)
+        if span > 1e-12:
+            out[name] = np.clip(gap / span, -1.0, 1.0)
+        else:  # one random guess is already the best seen: only reaching it counts
+            out[name] = (gap > 1e-12) * 1.0
     return out
 
 
@@ -190,8 +193,9 @@ def render(table: dict, timings: dict[str, float], profile: str) -> str:
     head = "| problem | " + " | ".join(f"{n} @16 / @50" for n in names) + " |"
     lines = [
         f"# Optimiser quality ({profile} profile, {table['seeds']} seeds)", "",
-        "Score = 100 x (1 - mean normalised regret); 0 = random search's median, "
-        "100 = best seen.", "", head, "|---|" + "---:|" * len(names),
+        "Score = 100 x (1 - mean normalised regret), as Bayesmark's mean score: 100 = the best "
+        "loss seen, 0 = the median loss of one random evaluation, each run's regret clipped to "
+        "[-1, 1].", "", head, "|---|" + "---:|" * len(names),
     ]
     for p, row in table["problems"].items():
         cells = [f"{row[n]['16']:.1f} / {row[n]['50']:.1f}" if n in row else "n/a" for n in names]
@@ -229,7 +233,15 @@ def main() -> None:
     parser.add_argument("--problems", nargs="+", help="problem names (default: all)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--budget", type=int, default=max(CHECKPOINTS))
+    parser.add_argument("--rescore", type=Path, metavar="JSON",
+                        help="score the runs an earlier results file kept, without running them")
     args = parser.parse_args()
+    if args.rescore is not None:
+        saved = json.loads(args.rescore.read_text())
+        results = {p: {o: np.array(c) for o, c in r.items()} for p, r in saved["curves"].items()}
+        profile = args.rescore.stem.removeprefix("optimizer_quality").lstrip("_") or "full"
+        write(results, saved["seeds"], saved["timings_seconds"], profile)
+        return
     problems = all_problems()
     names = args.problems or (list(QUICK_PROBLEMS) if args.quick else list(problems))
     unknown = sorted(set(names) - set(problems))
@@ -253,8 +265,13 @@ def main() -> None:
                       file=sys.stderr, flush=True)
     results = {p: {o: np.array([losses for _, losses in sorted(runs)])
                    for o, runs in by_opt.items()} for p, by_opt in curves.items()}
-    table = score(results, seeds)
     profile = "quick" if args.quick else "full" if not args.problems else "custom"
+    write(results, seeds, timings, profile)
+
+
+def write(results: dict[str, dict[str, np.ndarray]], seeds: int, timings: dict[str, float],
+          profile: str) -> None:
+    table = score(results, seeds)
     text = render(table, timings, profile)
     print(text)
     RESULTS.mkdir(exist_ok=True)
