@@ -15,7 +15,7 @@ import psutil
 import pytest
 from runner_support import Recorder, log_text, spec_for, survivors, write_script
 
-from helpers import wait_for
+from helpers import process_running, wait_for
 from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec
 from tunesmith.runner.local import LocalRunner
 from tunesmith.runner.pool import preload_modules
@@ -237,7 +237,7 @@ def test_each_training_job_runs_in_a_child_forked_ahead_of_it(
 
     def spare_of(server: psutil.Process, besides: int = 0) -> psutil.Process:
         return wait_for(lambda: [
-            p for p in server.children() if p.pid != besides and p.status() != "zombie"
+            p for p in server.children() if p.pid != besides and process_running(p.pid)
         ] or None, timeout=30)[0]
 
     server = psutil.Process(int(log_text(run())))
@@ -246,7 +246,7 @@ def test_each_training_job_runs_in_a_child_forked_ahead_of_it(
     assert group_leader(run()) == spare.pid
     spare = spare_of(server, besides=spare.pid)
     spare.kill()
-    wait_for(lambda: not spare.is_running() or spare.status() == "zombie", timeout=30)
+    wait_for(lambda: not process_running(spare.pid), timeout=30)
     replaced = run()
     assert group_leader(replaced) != spare.pid and int(log_text(replaced)) == server.pid
     runner.close()
