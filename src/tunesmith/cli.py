@@ -15,7 +15,7 @@ import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from tunesmith import service
@@ -23,6 +23,7 @@ from tunesmith.api import Workspace, load_request
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound, TunesmithError
 from tunesmith.runner.backend import Backend
+from tunesmith.store import TERMINAL_STATUSES
 from tunesmith.training import training_job_directory
 from tunesmith.warm_start import lineage
 
@@ -396,6 +397,13 @@ def describe(
     table.add_column()
     table.add_row("Tuning job", name)
     table.add_row("Status", Text(job.status, style=_status_style(job.status)))
+    if service.engine_lost(job):
+        heard = "never" if job.heartbeat is None else _when(datetime.fromtimestamp(job.heartbeat))
+        table.add_row(
+            "Engine",
+            Text(f"none runs it (last heard from: {heard}); `tunesmith resume {name}` "
+                 "continues it", style="bold yellow"),
+        )
     if job.completion_reason:
         table.add_row("Ended because", job.completion_reason)
     if doc.get("FailureReason"):
@@ -456,17 +464,22 @@ def list_jobs(
     if as_json:
         _json({"HyperParameterTuningJobSummaries": summaries})
         return
-    table = Table("Tuning job", "Status", "Strategy", "Training jobs", "Created", box=None)
+    table = Table(
+        "Tuning job", Column("Status", no_wrap=True), "Strategy", "Training jobs", "Created",
+        box=None,
+    )
     for s in summaries:
         c = s["TrainingJobStatusCounters"]
         done = c["Completed"] + c["Stopped"] + c["RetryableError"] + c["NonRetryableError"]
         most = s.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs", "—")
+        name, status = s["HyperParameterTuningJobName"], s["HyperParameterTuningJobStatus"]
+        lost = status not in TERMINAL_STATUSES and service.engine_lost(
+            workspace.store.get_tuning_job(name)
+        )
         table.add_row(
-            s["HyperParameterTuningJobName"],
-            Text(
-                s["HyperParameterTuningJobStatus"],
-                style=_status_style(s["HyperParameterTuningJobStatus"]),
-            ),
+            name,
+            Text(f"{status} (no engine)", style="bold yellow") if lost
+            else Text(status, style=_status_style(status)),
             s["Strategy"],
             f"{done}/{most}",
             _when(s["CreationTime"]),

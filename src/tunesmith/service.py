@@ -193,6 +193,16 @@ def engine_alive(job: TuningJobRecord, now: float | None = None) -> bool:
     return here
 
 
+def engine_lost(job: TuningJobRecord, now: float | None = None) -> bool:
+    """Whether an unfinished tuning job has no engine any more (a crash, a reboot, a lost
+    cluster), though one has had time to take it: ``resume`` continues it."""
+    now = time.time() if now is None else now
+    if job.status in TERMINAL_STATUSES or engine_alive(job, now):
+        return False
+    # A job just created waits for the engine starting for it to claim it.
+    return job.heartbeat is not None or now - job.created >= _engine_silence_seconds()
+
+
 def _process_exists(pid: int) -> bool:
     """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -151,6 +152,37 @@ def test_detach_returns_at_once_and_stop_from_another_shell(home, script_dir, tm
     wait_for(lambda: store.get_tuning_job("bg").status == "Stopped", timeout=60)
     stopped_again = cli("stop", "bg")
     assert stopped_again.returncode == 1 and "ValidationException" in stopped_again.stderr
+
+
+def test_a_tuning_job_whose_engine_died_says_so_until_resumed(
+    home, script_dir, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
+    release = tmp_path / "release"
+    held = script_dir(
+        "import os, time\nprint('score: 1', flush=True)\n"
+        f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.02)\n"
+    )
+    spec = write_spec(tmp_path / "job.yaml", tuning_document("orphaned", held, max_jobs=3))
+    store = Workspace.open(home).store
+    assert cli("tune", str(spec), "--detach", timeout=30).returncode == 0
+    engine = wait_for(lambda: store.get_tuning_job("orphaned").engine_pid, timeout=60)
+    live = cli("describe", "orphaned")
+    assert live.returncode == 0 and "resume" not in live.stdout, live.stdout
+
+    os.kill(engine, signal.SIGKILL)
+    wait_for(lambda: not process_running(engine), timeout=30)
+    lost = cli("describe", "orphaned")
+    said = " ".join(lost.stdout.split())  # as wrapped to the terminal's width
+    assert lost.returncode == 0 and "InProgress" in said
+    assert "tunesmith resume orphaned" in said, lost.stdout
+    assert "InProgress (no engine)" in cli("list").stdout
+
+    release.touch()
+    assert cli("resume", "orphaned", timeout=120).returncode == 0
+    assert store.get_tuning_job("orphaned").status == "Completed"
+    ended = cli("describe", "orphaned").stdout
+    assert "resume" not in ended and "(no engine)" not in cli("list").stdout
 
 
 def test_ctrl_c_stops_training_jobs_and_leaves_no_orphan(home, script_dir, tmp_path) -> None:

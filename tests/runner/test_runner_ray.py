@@ -338,3 +338,23 @@ def test_a_script_ends_when_its_host_actor_dies(
         if group is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
+
+
+def test_joining_from_an_engine_thread_prints_nothing(ray_address: str) -> None:
+    """An engine joins the cluster from its own thread; Ray's note that it then leaves SIGTERM
+    alone is not for the user (the engine handles SIGTERM itself)."""
+    probe = (
+        "import sys, threading\n"
+        "from tunesmith.runner.ray import connect\n"
+        "joining = threading.Thread(target=connect, args=(sys.argv[1],))\n"
+        "joining.start()\n"
+        "joining.join()\n"
+        "import ray\n"
+        "print(ray.is_initialized())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, ray_address], capture_output=True, text=True,
+        timeout=120, env={**os.environ, **AUTHLESS},
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
+    assert "SIGTERM" not in result.stderr, result.stderr

@@ -207,10 +207,19 @@ _HostActor = ray.remote(max_concurrency=8)(TrainingJobHost)
 _CONNECT_LOCK = threading.Lock()
 
 
+class _OwnSigterm(logging.Filter):
+    """Drops Ray's warning that it sets no SIGTERM handler when joined off the main thread:
+    the engine handles SIGTERM itself (a stop), so there is nothing for the user to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("SIGTERM handler is not set")
+
+
 def connect(address: str | None) -> None:
     """Join the Ray cluster at ``address`` (once per process; ``None``: Ray's own default)."""
     with _CONNECT_LOCK:
         if not ray.is_initialized():
+            logging.getLogger("ray._private.worker").addFilter(_OwnSigterm())
             ray.init(
                 address=address,
                 namespace=NAMESPACE,
