@@ -371,6 +371,12 @@ def _json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=default) + "\n")
 
 
+def _name_column(header: str, names: list[str]) -> Column:
+    """A column that shows every name whole, however narrow the terminal: names are what the
+    other commands take."""
+    return Column(header, no_wrap=True, min_width=max(map(len, names), default=0))
+
+
 def _when(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
@@ -465,8 +471,8 @@ def list_jobs(
         _json({"HyperParameterTuningJobSummaries": summaries})
         return
     table = Table(
-        "Tuning job", Column("Status", no_wrap=True), "Strategy", "Training jobs", "Created",
-        box=None,
+        _name_column("Tuning job", [s["HyperParameterTuningJobName"] for s in summaries]),
+        Column("Status", no_wrap=True), "Strategy", "Training jobs", "Created", box=None,
     )
     for s in summaries:
         c = s["TrainingJobStatusCounters"]
@@ -516,7 +522,11 @@ def jobs(
     if as_json:
         _json({"TrainingJobSummaries": summaries})
         return
-    table = Table("Training job", "Status", "Objective", "Seconds", "Hyperparameters", box=None)
+    table = Table(
+        _name_column("Training job", [s["TrainingJobName"] for s in summaries]),
+        Column("Status", no_wrap=True), "Objective", "Seconds",
+        Column("Hyperparameters", overflow="fold"), box=None,
+    )
     for s in summaries:
         metric = s.get("FinalHyperParameterTuningJobObjectiveMetric")
         seconds = ""

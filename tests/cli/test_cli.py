@@ -77,6 +77,13 @@ def test_tune_then_inspect(home, script_dir, tmp_path) -> None:
     values = [j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for j in jobs]
     assert values == sorted(values, reverse=True) and len(values) == 3
 
+    # Names are what the other commands take: shown whole, even in a narrow terminal.
+    narrow = subprocess.run(
+        [*tunesmith_command(), "jobs", "clijob"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "50"},
+    ).stdout
+    assert all(j["TrainingJobName"] in narrow.split() for j in jobs), narrow
+
     logs = cli("logs", jobs[0]["TrainingJobName"])
     assert logs.returncode == 0 and "score:" in logs.stdout
 
