@@ -400,7 +400,7 @@ def describe(
     counters = doc["TrainingJobStatusCounters"]
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # paths and names whole
     table.add_row("Tuning job", name)
     table.add_row("Status", Text(job.status, style=_status_style(job.status)))
     if service.engine_lost(job):
@@ -591,7 +591,7 @@ def describe_training_job(
         return
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # paths and names whole
     table.add_row("Training job", name)
     status = doc["TrainingJobStatus"]
     table.add_row(

@@ -84,6 +84,16 @@ def test_tune_then_inspect(home, script_dir, tmp_path) -> None:
     ).stdout
     assert all(j["TrainingJobName"] in narrow.split() for j in jobs), narrow
 
+    first = jobs[0]["TrainingJobName"]
+    training_job = json.loads(cli("describe-training-job", first, "--json").stdout)
+    shown = subprocess.run(
+        [*tunesmith_command(), "describe-training-job", first], capture_output=True, text=True,
+        timeout=120, env={**os.environ, "COLUMNS": "60"},
+    ).stdout
+    assert "Completed" in shown and "score" in shown and "x" in shown, shown
+    model = training_job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert model.replace(" ", "") in "".join(shown.split()), shown  # folded, never cut
+
     logs = cli("logs", jobs[0]["TrainingJobName"])
     assert logs.returncode == 0 and "score:" in logs.stdout
 
