@@ -109,7 +109,7 @@ class TuningJob:
 
     def stop(self) -> None:
         """Stop the tuning job: running training jobs are stopped, it ends ``Stopped``."""
-        service.stop_tuning_job(self.workspace.store, self.name)
+        request_stop(self.workspace, self.name)
 
     def training_jobs(self, **options: Any) -> list[dict[str, Any]]:
         """Every training job summary (``ListTrainingJobsForHyperParameterTuningJob``)."""
@@ -309,7 +309,16 @@ def list_training_jobs_for_tuning_job(
 def stop_tuning_job(
     name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
 ) -> None:
-    service.stop_tuning_job(Workspace.open(home, store).store, name)
+    request_stop(Workspace.open(home, store), name)
+
+
+def request_stop(workspace: Workspace, name: str, backend: Backend | None = None) -> int | None:
+    """Ask for the tuning job's stop. Its training jobs outlive their engine, so when no engine
+    runs the job any more, one is started to stop them and end the job: its pid, else None."""
+    service.stop_tuning_job(workspace.store, name)
+    if not service.engine_lost(workspace.store.get_tuning_job(name)):
+        return None
+    return spawn_engine(name, workspace.home, workspace.store.url, backend)
 
 
 def describe_training_job(

@@ -19,7 +19,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from tunesmith import service
-from tunesmith.api import Workspace, load_request
+from tunesmith.api import Workspace, load_request, request_stop
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound, TunesmithError
 from tunesmith.runner.backend import Backend
@@ -696,9 +696,10 @@ def resume(
 @app.command()
 def stop(name: str) -> None:
     """Stop a tuning job: its running training jobs are stopped, it ends Stopped."""
-    workspace = _Options.workspace()
-    service.stop_tuning_job(workspace.store, name)
+    pid = request_stop(_Options.workspace(), name, _Options.backend)
     console.print(f"Stopping tuning job {name}.")
+    if pid is not None:
+        console.print(f"No engine ran it: started one (pid {pid}) to stop its training jobs.")
 
 
 def main() -> None:

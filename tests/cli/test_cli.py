@@ -171,24 +171,32 @@ def test_detach_returns_at_once_and_stop_from_another_shell(home, script_dir, tm
     assert stopped_again.returncode == 1 and "ValidationException" in stopped_again.stderr
 
 
-def test_a_tuning_job_whose_engine_died_says_so_until_resumed(
-    home, script_dir, tmp_path, monkeypatch
-) -> None:
-    monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
+def orphan(name: str, home: Path, script_dir, tmp_path: Path) -> Path:
+    """Start the tuning job ``name`` detached, its training jobs running until the returned
+    path exists, and kill its engine; training jobs outlive their engine."""
     release = tmp_path / "release"
     held = script_dir(
         "import os, time\nprint('score: 1', flush=True)\n"
         f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.02)\n"
     )
-    spec = write_spec(tmp_path / "job.yaml", tuning_document("orphaned", held, max_jobs=3))
+    spec = write_spec(tmp_path / "job.yaml", tuning_document(name, held, max_jobs=3))
     store = Workspace.open(home).store
     assert cli("tune", str(spec), "--detach", timeout=30).returncode == 0
-    engine = wait_for(lambda: store.get_tuning_job("orphaned").engine_pid, timeout=60)
-    live = cli("describe", "orphaned")
+    engine = wait_for(lambda: store.get_tuning_job(name).engine_pid, timeout=60)
+    wait_for(lambda: len([r for r in store.training_jobs(name) if r.pid]) == 2, timeout=60)
+    live = cli("describe", name)
     assert live.returncode == 0 and "resume" not in live.stdout, live.stdout
-
     os.kill(engine, signal.SIGKILL)
     wait_for(lambda: not process_running(engine), timeout=30)
+    return release
+
+
+def test_a_tuning_job_whose_engine_died_says_so_until_resumed(
+    home, script_dir, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
+    release = orphan("orphaned", home, script_dir, tmp_path)
+    store = Workspace.open(home).store
     lost = cli("describe", "orphaned")
     said = " ".join(lost.stdout.split())  # as wrapped to the terminal's width
     assert lost.returncode == 0 and "InProgress" in said
@@ -200,6 +208,23 @@ def test_a_tuning_job_whose_engine_died_says_so_until_resumed(
     assert store.get_tuning_job("orphaned").status == "Completed"
     ended = cli("describe", "orphaned").stdout
     assert "resume" not in ended and "(no engine)" not in cli("list").stdout
+
+
+def test_stopping_a_tuning_job_whose_engine_died_stops_its_training_jobs(
+    home, script_dir, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
+    orphan("unstoppable", home, script_dir, tmp_path)
+    store = Workspace.open(home).store
+    running = [r.pid for r in store.training_jobs("unstoppable") if r.pid]
+    assert running and all(process_running(pid) for pid in running)
+
+    stopped = cli("stop", "unstoppable")
+    assert stopped.returncode == 0 and "started one" in stopped.stdout, stopped
+
+    wait_for(lambda: store.get_tuning_job("unstoppable").status == "Stopped", timeout=60)
+    assert {r.status for r in store.training_jobs("unstoppable")} == {"Stopped"}
+    wait_for(lambda: not any(process_running(pid) for pid in running), timeout=30)
 
 
 def test_ctrl_c_stops_training_jobs_and_leaves_no_orphan(home, script_dir, tmp_path) -> None:
