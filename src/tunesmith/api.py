@@ -13,14 +13,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tunesmith import service
 from tunesmith.launch import run_engine, spawn_engine
+from tunesmith.model.errors import ResourceNotFound
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
 from tunesmith.training import training_job_directory
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pandas, and the engine, load when used: commands that only 
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 WAIT_POLL_SECONDS = 0.25
+FOLLOW_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,47 @@ class TrainingJob:
         return training_job_directory(self.workspace.home, self.name, record.tuning_job) / (
             "logs/training.log"
         )
+
+    def output(self, follow: bool = False) -> Iterator[bytes]:
+        """Its output so far, in chunks; with ``follow``, then what it writes next, until it has
+        ended and every byte it wrote has been read (across a rotation of its log)."""
+        path = self.log_path
+        while not path.exists():
+            if not follow:
+                raise ResourceNotFound(f"Training job '{self.name}' has no output yet")
+            if self._ended():
+                return
+            time.sleep(FOLLOW_POLL_SECONDS)
+        source = open(path, "rb")  # not a with block: reopened when the log rotates
+        ended = False
+        try:
+            while True:
+                if chunk := source.read(1 << 16):
+                    yield chunk
+                elif follow and _replaced(path, source):
+                    source.close()
+                    source = open(path, "rb")
+                elif not follow or ended:
+                    return
+                else:
+                    # Its log is complete before its end is recorded: one more read after the
+                    # end is seen drains it.
+                    ended = self._ended()
+                    if not ended:
+                        time.sleep(FOLLOW_POLL_SECONDS)
+        finally:
+            source.close()
+
+    def _ended(self) -> bool:
+        return self.workspace.store.get_training_job(self.name).status in TERMINAL_STATUSES
+
+
+def _replaced(path: Path, source: BinaryIO) -> bool:
+    """Whether ``path`` now names a newer file than the open ``source`` (a rotated log)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(source.fileno()).st_ino
+    except FileNotFoundError:  # between the rotation and the new file
+        return False
 
 
 def create_training_job(

@@ -19,12 +19,11 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from tunesmith import service
-from tunesmith.api import Workspace, load_request, request_stop
+from tunesmith.api import TrainingJob, Workspace, load_request, request_stop
 from tunesmith.launch import run_engine, spawn_engine
-from tunesmith.model.errors import ResourceNotFound, TunesmithError
+from tunesmith.model.errors import TunesmithError
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES
-from tunesmith.training import training_job_directory
 from tunesmith.warm_start import lineage
 
 if TYPE_CHECKING:  # the engine loads when a job runs here
@@ -548,10 +547,13 @@ def logs(
     metrics: Annotated[
         bool, typer.Option("--metrics", help="The metric values read from the output instead")
     ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Then what it writes, until it ends")
+    ] = False,
 ) -> None:
     """Print a training job's output (stdout and stderr, in the order they were written)."""
     workspace = _Options.workspace()
-    record = workspace.store.get_training_job(training_job)
+    workspace.store.get_training_job(training_job)
     if metrics:
         table = Table("Metric", "Step", "Time", "Value", box=None)
         for point in workspace.store.metric_series(training_job):
@@ -563,17 +565,9 @@ def logs(
             )
         console.print(table)
         return
-    log = (
-        training_job_directory(workspace.home, record.name, record.tuning_job)
-        / "logs"
-        / "training.log"
-    )
-    if not log.exists():
-        raise ResourceNotFound(f"Training job '{training_job}' has no output yet")
-    with open(log, "rb") as source:
-        while chunk := source.read(1 << 16):
-            sys.stdout.buffer.write(chunk)
-    sys.stdout.flush()
+    for chunk in TrainingJob(training_job, workspace).output(follow=follow):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
 
 
 @app.command("describe-training-job")
@@ -719,6 +713,9 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # its reader went away (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except Exception as error:
         if os.environ.get("TUNESMITH_DEBUG"):
             raise

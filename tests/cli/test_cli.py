@@ -15,6 +15,7 @@ import yaml
 import tunesmith
 from helpers import process_running, tunesmith_command, tuning_document, wait_for
 from tunesmith.api import Workspace
+from tunesmith.training import training_job_directory
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -96,6 +97,39 @@ def test_tune_then_inspect(home, script_dir, tmp_path) -> None:
 
     logs = cli("logs", jobs[0]["TrainingJobName"])
     assert logs.returncode == 0 and "score:" in logs.stdout
+
+
+def test_logs_follow_a_training_job_to_its_end_across_a_rotation(
+    home, script_dir, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TUNESMITH_LOG_MAX_BYTES", "400")  # the second half rotates the log
+    release = tmp_path / "release"
+    script = script_dir(
+        "import os, time\n"
+        "for i in range(10):\n    print(f'first half, line {i:02d}', flush=True)\n"
+        f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.02)\n"
+        "for i in range(20):\n    print(f'second half, line {i:02d}', flush=True)\n"
+        "print('score: 1', flush=True)\n"
+    )
+    spec = write_spec(tmp_path / "job.yaml", tuning_document("tail", script, max_jobs=1))
+    assert cli("tune", str(spec), "--detach", timeout=30).returncode == 0
+    store = Workspace.open(home).store
+    name = wait_for(lambda: [r.name for r in store.training_jobs("tail")], timeout=60)[0]
+    follower = subprocess.Popen(
+        [*tunesmith_command(), "logs", name, "--follow"], stdout=subprocess.PIPE, text=True
+    )
+    assert follower.stdout is not None
+    first = [follower.stdout.readline() for _ in range(10)]  # blocks until they are written
+    assert first == [f"first half, line {i:02d}\n" for i in range(10)]
+    assert follower.poll() is None  # still following: the script has not ended
+
+    release.touch()
+    rest, _ = follower.communicate(timeout=60)
+    assert follower.returncode == 0
+    assert rest.splitlines() == [f"second half, line {i:02d}" for i in range(20)] + ["score: 1"]
+    assert store.get_training_job(name).status == "Completed"
+    logs = training_job_directory(home, name, "tail") / "logs"
+    assert (logs / "training.log.1").exists()  # it did rotate while followed
 
 
 def test_name_override_and_resource_in_use(home, script_dir, tmp_path) -> None:
