@@ -24,6 +24,7 @@ _PUBLIC = {
     "list_training_jobs_for_tuning_job": "tunesmith.api",
     "list_tuning_jobs": "tunesmith.api",
     "stop_tuning_job": "tunesmith.api",
+    "delete_tuning_job": "tunesmith.api",
     "tuning_job": "tunesmith.api",
     "ResourceInUse": "tunesmith.model.errors",
     "ResourceLimitExceeded": "tunesmith.model.errors",

@@ -11,6 +11,7 @@ Responses are the SageMaker API's documents, as boto3 returns them (``datetime``
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import ResourceNotFound
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store, default_home, store_url
-from tunesmith.training import training_job_directory
+from tunesmith.training import training_job_directory, tuning_job_directory
 from tunesmith.warm_start import with_warm_start
 
 if TYPE_CHECKING:  # pandas, and the engine, load when used: commands that only read start fast
@@ -353,6 +354,23 @@ def stop_tuning_job(
     name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
 ) -> None:
     request_stop(Workspace.open(home, store), name)
+
+
+def delete_tuning_job(
+    name: str, *, home: str | os.PathLike[str] | None = None, store: str | None = None
+) -> int:
+    """Delete a tuning job that has ended, its training jobs and their folder under the home
+    (logs, and models packed there; a model written to an ``OutputDataConfig`` path elsewhere
+    stays); returns how many training jobs went with it."""
+    return remove_tuning_job(Workspace.open(home, store), name)
+
+
+def remove_tuning_job(workspace: Workspace, name: str) -> int:
+    """:func:`delete_tuning_job` in a workspace at hand."""
+    deleted = service.delete_tuning_job(workspace.store, name)
+    # Files after records: a failure then leaves files no record points to, never the reverse.
+    shutil.rmtree(tuning_job_directory(workspace.home, name), ignore_errors=True)
+    return deleted
 
 
 def request_stop(workspace: Workspace, name: str, backend: Backend | None = None) -> int | None:

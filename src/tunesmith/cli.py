@@ -19,7 +19,13 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from tunesmith import service
-from tunesmith.api import TrainingJob, Workspace, load_request, request_stop
+from tunesmith.api import (
+    TrainingJob,
+    Workspace,
+    load_request,
+    remove_tuning_job,
+    request_stop,
+)
 from tunesmith.launch import run_engine, spawn_engine
 from tunesmith.model.errors import TunesmithError
 from tunesmith.runner.backend import Backend
@@ -685,6 +691,18 @@ def resume(
     status = _run_with_progress(workspace, [name])[0]
     _print_outcome(workspace, name)
     raise typer.Exit(0 if status == "Completed" else 130 if status == "Stopped" else 1)
+
+
+@app.command()
+def delete(
+    names: Annotated[list[str], typer.Argument(help="Tuning jobs that have ended")],
+) -> None:
+    """Delete tuning jobs that have ended, their training jobs and their files under the home
+    (models written to an OutputDataConfig path elsewhere stay)."""
+    workspace = _Options.workspace()
+    for name in names:
+        deleted = remove_tuning_job(workspace, name)
+        console.print(f"Deleted tuning job {name} and its {deleted} training jobs.")
 
 
 @app.command()

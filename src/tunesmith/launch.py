@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tunesmith.model.errors import ConflictException, TunesmithError
 from tunesmith.runner.backend import Backend
 from tunesmith.store import TERMINAL_STATUSES, Store
+from tunesmith.training import tuning_job_directory
 
 if TYPE_CHECKING:  # the engine (strategies, numpy) loads when a job runs
     from tunesmith.engine import TuningEngine
@@ -67,7 +68,7 @@ def run_engine(
 
 
 def engine_log(home: Path, name: str) -> Path:
-    return home / "jobs" / name / "engine.log"
+    return tuning_job_directory(home, name) / "engine.log"
 
 
 def spawn_engine(name: str, home: Path, store_url: str, backend: Backend | None = None) -> int:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tunesmith.model.errors import ConflictException, ValidationException
+from tunesmith.model.errors import ConflictException, ResourceInUse, ValidationException
 from tunesmith.model.names import training_job_arn, tuning_job_arn
 from tunesmith.recording import transition
 from tunesmith.store import (
@@ -172,6 +172,22 @@ def stop_tuning_job(store: Store, name: str) -> None:
     store.update_tuning_job(
         name, status="Stopping", last_modified=time.time(), only_if_status=["InProgress"]
     )
+
+
+def delete_tuning_job(store: Store, name: str) -> int:
+    """Forget a tuning job that has ended: its record, its training jobs' records, their metric
+    values and tags; returns how many training jobs went with it."""
+    job = store.get_tuning_job(name)
+    if job.status not in TERMINAL_STATUSES:
+        raise ResourceInUse(
+            f"Hyperparameter tuning job '{name}' is {job.status}; stop it and wait until it "
+            "ends before deleting it."
+        )
+    records = store.training_jobs(name)
+    for arn in [job.arn, *(record.arn for record in records)]:
+        store.delete_tags(arn, list(store.list_tags(arn)))
+    store.delete_tuning_job(name)
+    return len(records)
 
 
 def _engine_silence_seconds() -> float:

@@ -22,7 +22,12 @@ def training_job_directory(home: Path, name: str, tuning_job: str | None) -> Pat
     """The folder standing in for ``/opt/ml`` of a training job."""
     if tuning_job is None:
         return home / "training-jobs" / name
-    return home / "jobs" / tuning_job / name
+    return tuning_job_directory(home, tuning_job) / name
+
+
+def tuning_job_directory(home: Path, name: str) -> Path:
+    """The folder of a tuning job's training jobs and its engine's log."""
+    return home / "jobs" / name
 
 
 def _path(uri: str) -> Path:

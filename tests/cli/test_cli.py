@@ -15,7 +15,7 @@ import yaml
 import tunesmith
 from helpers import process_running, tunesmith_command, tuning_document, wait_for
 from tunesmith.api import Workspace
-from tunesmith.training import training_job_directory
+from tunesmith.training import training_job_directory, tuning_job_directory
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -130,6 +130,38 @@ def test_logs_follow_a_training_job_to_its_end_across_a_rotation(
     assert store.get_training_job(name).status == "Completed"
     logs = training_job_directory(home, name, "tail") / "logs"
     assert (logs / "training.log.1").exists()  # it did rotate while followed
+
+
+def test_delete_forgets_ended_tuning_jobs_and_frees_their_files(
+    home, script_dir, tmp_path
+) -> None:
+    source = script_dir()
+    for name in ("keep", "drop"):
+        spec = write_spec(tmp_path / f"{name}.yaml", tuning_document(name, source, max_jobs=2))
+        assert cli("tune", str(spec)).returncode == 0
+    folder = tuning_job_directory(home, "drop")
+    assert folder.is_dir() and any(folder.iterdir())
+    running = write_spec(tmp_path / "busy.yaml", tuning_document(
+        "busy", script_dir("import time\nprint('score: 1', flush=True)\ntime.sleep(60)\n"),
+        max_jobs=2,
+    ))
+    assert cli("tune", str(running), "--detach", timeout=30).returncode == 0
+
+    deleted = cli("delete", "drop")
+    assert deleted.returncode == 0 and "2 training jobs" in deleted.stdout, deleted
+    assert not folder.exists()
+    assert "ResourceNotFound" in cli("describe", "drop").stderr
+    assert json.loads(cli("describe", "keep", "--json").stdout)["TrainingJobStatusCounters"][
+        "Completed"] == 2
+    assert any(tuning_job_directory(home, "keep").iterdir())
+
+    in_use = cli("delete", "busy")
+    lines = in_use.stderr.strip().splitlines()
+    assert in_use.returncode == 1 and len(lines) == 1 and "ResourceInUse" in lines[0], in_use
+    assert cli("describe", "busy").returncode == 0 and tuning_job_directory(home, "busy").exists()
+    assert cli("stop", "busy").returncode == 0
+    store = Workspace.open(home).store
+    wait_for(lambda: store.get_tuning_job("busy").status == "Stopped", timeout=60)
 
 
 def test_name_override_and_resource_in_use(home, script_dir, tmp_path) -> None:

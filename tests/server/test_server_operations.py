@@ -19,6 +19,7 @@ from serving import KEY_ID, SECRET, RunningServer, boto3_tuning_document
 from helpers import wait_for
 from tunesmith import service
 from tunesmith.api import Workspace, load_request
+from tunesmith.training import tuning_job_directory
 
 SLOW = """
 import time
@@ -124,7 +125,9 @@ def test_an_invalid_tuning_job_is_a_validation_error_and_changes_nothing(
 
 
 @pytest.mark.slow
-def test_stop_then_delete_a_tuning_job(sagemaker: Any, slow_source: Path, output: Path) -> None:
+def test_stop_then_delete_a_tuning_job(
+    sagemaker: Any, running: RunningServer, slow_source: Path, output: Path
+) -> None:
     document = boto3_tuning_document("stopme", slow_source, output, max_jobs=3, parallel=1)
     sagemaker.create_hyper_parameter_tuning_job(**document)
     wait_for(lambda: sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
@@ -142,7 +145,9 @@ def test_stop_then_delete_a_tuning_job(sagemaker: Any, slow_source: Path, output
     assert error_code(sagemaker.stop_hyper_parameter_tuning_job,
                       HyperParameterTuningJobName="stopme") == "ValidationException"
 
+    assert tuning_job_directory(running.home, "stopme").is_dir()
     sagemaker.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName="stopme")
+    assert not tuning_job_directory(running.home, "stopme").exists()  # its files go with it
     assert error_code(sagemaker.describe_hyper_parameter_tuning_job,
                       HyperParameterTuningJobName="stopme") == "ResourceNotFound"
     assert error_code(sagemaker.delete_hyper_parameter_tuning_job,

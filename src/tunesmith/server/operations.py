@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesmith import service
-from tunesmith.api import Workspace, load_request
-from tunesmith.model.errors import ResourceInUse, ResourceNotFound, ValidationException
+from tunesmith.api import Workspace, load_request, remove_tuning_job
+from tunesmith.model.errors import ResourceNotFound, ValidationException
 from tunesmith.server.engines import EngineSupervisor
 from tunesmith.server.training_jobs import StandaloneTrainingJobs
-from tunesmith.store import TERMINAL_STATUSES
 
 Params = dict[str, Any]
 Document = dict[str, Any]
@@ -76,18 +75,7 @@ def stop_hyper_parameter_tuning_job(ctx: Context, params: Params) -> Document:
 
 
 def delete_hyper_parameter_tuning_job(ctx: Context, params: Params) -> Document:
-    store = ctx.workspace.store
-    name = params["HyperParameterTuningJobName"]
-    job = store.get_tuning_job(name)
-    if job.status not in TERMINAL_STATUSES:
-        raise ResourceInUse(
-            f"Hyperparameter tuning job '{name}' is {job.status}; stop it and wait until it "
-            "ends before deleting it."
-        )
-    # The store drops the job's training jobs with it, so their tags go too.
-    for arn in [job.arn, *(record.arn for record in store.training_jobs(name))]:
-        store.delete_tags(arn, list(store.list_tags(arn)))
-    store.delete_tuning_job(name)
+    remove_tuning_job(ctx.workspace, params["HyperParameterTuningJobName"])
     return {}
 
 
