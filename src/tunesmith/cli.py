@@ -670,7 +670,8 @@ def serve(
     """Serve the SageMaker API (boto3: AWS_ENDPOINT_URL_SAGEMAKER) and the dashboard at /ui."""
     from tunesmith.server import serve as run_server
 
-    run_server(host=host, port=port, home=_Options.home, keys_file=keys_file)
+    run_server(host=host, port=port, home=_Options.home, keys_file=keys_file,
+               store=_Options.store, backend=_Options.backend)
 
 
 @app.command()

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from server_helpers import kill_training_processes
 from serving import KEY_ID, SECRET, boto3_tuning_document, client, start_server
 
-from helpers import wait_for
+from helpers import tunesmith_command, wait_for
 from tunesmith.api import Workspace
 from tunesmith.server.engines import process_alive
 
@@ -161,3 +162,36 @@ def test_a_standalone_training_job_left_running_by_a_dead_server_fails(home: Pat
     assert described["TrainingJobStatus"] == "Failed"
     assert "stopped unexpectedly" in described["FailureReason"]
     assert described["SecondaryStatusTransitions"][-1]["Status"] == "Failed"
+
+
+def test_the_serve_command_hands_its_store_and_backend_to_the_engines(
+    home: Path, steady_source: Path, tmp_path: Path
+) -> None:
+    """``tunesmith --store URL --backend NAME serve``: the server keeps its jobs in that store,
+    and the engines it starts use that store and run their training jobs on that backend."""
+    store_url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    port = free_port()
+    server = subprocess.Popen(
+        [*tunesmith_command(), "--home", str(home), "--store", store_url, "--backend", "local",
+         "serve", "--port", str(port)],
+        env={**os.environ, "TUNESMITH_ACCESS_KEYS": f"{KEY_ID}:{SECRET}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answering(url), timeout=60)
+        sagemaker = client(url)
+        sagemaker.create_hyper_parameter_tuning_job(**boto3_tuning_document(
+            "elsewhere", steady_source, tmp_path / "output", max_jobs=2, parallel=1))
+        engine = wait_for(lambda: Workspace.open(home, store_url).store.get_tuning_job(
+            "elsewhere").engine_pid, timeout=60)
+        command = psutil.Process(engine).cmdline()
+        assert command[command.index("--store") + 1] == store_url, command
+        assert command[command.index("--backend") + 1] == "local", command
+        described = wait_for(lambda: finished(sagemaker, "elsewhere"), timeout=90)
+        assert described["HyperParameterTuningJobStatus"] == "Completed"
+        assert not (home / "tunesmith.db").exists()  # nothing went to the home's own store
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+        kill_training_processes(home)

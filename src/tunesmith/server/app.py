@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from tunesmith.api import Workspace
 from tunesmith.model.errors import ValidationException
+from tunesmith.runner.backend import Backend
 from tunesmith.server.auth import ACCESS_KEYS_ENV, MAX_CLOCK_SKEW_SECONDS, load_access_keys
 from tunesmith.server.dashboard import dashboard_router, warm_vega_bundle
 from tunesmith.server.endpoint import SageMakerApi, SageMakerEndpoint, request_id
@@ -51,8 +52,10 @@ def create_app(settings: ServerSettings) -> SageMakerEndpoint:
         # Loaded now rather than by the first request, which would wait for it.
         await run_in_threadpool(service_model)
         threading.Thread(target=warm_vega_bundle, name="tunesmith-vega", daemon=True).start()
-        workspace = Workspace.open(settings.home)
-        engines = EngineSupervisor(workspace, scan_seconds=settings.engine_scan_seconds)
+        workspace = Workspace.open(settings.home, settings.store)
+        engines = EngineSupervisor(
+            workspace, backend=settings.backend, scan_seconds=settings.engine_scan_seconds
+        )
         training_jobs = StandaloneTrainingJobs(workspace)
         training_jobs.fail_lost()
         engines.start()
@@ -97,11 +100,15 @@ def serve(
     home: str | os.PathLike[str] | None = None,
     keys_file: str | os.PathLike[str] | None = None,
     *,
+    store: str | None = None,
+    backend: Backend | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_clock_skew_seconds: float = MAX_CLOCK_SKEW_SECONDS,
     log_level: str = "info",
 ) -> None:
-    """Serve the SageMaker API on ``host:port`` over the home's store until interrupted.
+    """Serve the SageMaker API on ``host:port`` until interrupted, over ``store`` (default:
+    ``TUNESMITH_STORE`` or the home's SQLite file); the engines it starts run their training
+    jobs on ``backend`` (default: ``TUNESMITH_BACKEND`` or local processes).
 
     Access keys come from ``keys_file`` (AWS credentials format) and ``TUNESMITH_ACCESS_KEYS``
     (``AKID:SECRET,...``). Without any, requests are not authenticated, which is only allowed
@@ -120,7 +127,8 @@ def serve(
             "127.0.0.1"
         )
     settings = ServerSettings(
-        home=Path(home) if home is not None else None, access_keys=keys,
+        home=Path(home) if home is not None else None, store=store, backend=backend,
+        access_keys=keys,
         max_body_bytes=max_body_bytes, max_clock_skew_seconds=max_clock_skew_seconds,
     )
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")

@@ -19,6 +19,7 @@ from collections import Counter
 
 from tunesmith.api import Workspace
 from tunesmith.launch import engine_log, spawn_engine
+from tunesmith.runner.backend import Backend
 from tunesmith.store import Listing, TuningJobRecord
 
 log = logging.getLogger("tunesmith.server")
@@ -53,8 +54,12 @@ def process_alive(pid: int) -> bool:
 class EngineSupervisor:
     """Starts engines for new tuning jobs and restarts the ones whose engine is gone."""
 
-    def __init__(self, workspace: Workspace, *, scan_seconds: float = SCAN_SECONDS) -> None:
+    def __init__(
+        self, workspace: Workspace, *, backend: Backend | None = None,
+        scan_seconds: float = SCAN_SECONDS,
+    ) -> None:
         self.workspace = workspace
+        self.backend = backend
         self.scan_seconds = scan_seconds
         self.host = socket.gethostname()
         self.restarts: Counter[str] = Counter()
@@ -75,7 +80,7 @@ class EngineSupervisor:
         """Start an engine for the tuning job and record it as the job's engine."""
         now = time.time()
         store = self.workspace.store
-        pid = spawn_engine(name, self.workspace.home, store.url)
+        pid = spawn_engine(name, self.workspace.home, store.url, self.backend)
         # Recorded at once so that no watchdog (this one or another server's) starts a second
         # engine before this one has written its first heartbeat; only while the job has no
         # other engine, which another server may have started meanwhile (the new engine then

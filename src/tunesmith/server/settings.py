@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tunesmith.runner.backend import Backend
 from tunesmith.server.auth import MAX_CLOCK_SKEW_SECONDS
 from tunesmith.server.engines import SCAN_SECONDS
 
@@ -17,6 +18,10 @@ READ_CACHE_SECONDS = 0.25
 class ServerSettings:
     home: Path | None = None
     """The tunesmith home (``None``: ``TUNESMITH_HOME`` or ``./.tunesmith``)."""
+    store: str | None = None
+    """The store's URL (``None``: ``TUNESMITH_STORE`` or the home's SQLite file)."""
+    backend: Backend | None = None
+    """What runs the tuning jobs' training jobs (``None``: ``TUNESMITH_BACKEND`` or local)."""
     access_keys: Mapping[str, str] = field(default_factory=dict)
     """Access key id -> secret access key. Empty: requests are not authenticated."""
     max_body_bytes: int = MAX_BODY_BYTES
