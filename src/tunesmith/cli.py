@@ -703,7 +703,8 @@ def delete(
     workspace = _Options.workspace()
     for name in names:
         deleted = remove_tuning_job(workspace, name)
-        console.print(f"Deleted tuning job {name} and its {deleted} training jobs.")
+        plural = "" if deleted == 1 else "s"
+        console.print(f"Deleted tuning job {name} and its {deleted} training job{plural}.")
 
 
 @app.command()
@@ -715,11 +716,35 @@ def stop(name: str) -> None:
         console.print(f"No engine ran it: started one (pid {pid}) to stop its training jobs.")
 
 
+GLOBAL_OPTIONS = ("--home", "--store", "--backend", "--ray-address")
+
+
+def global_options_first(arguments: list[str]) -> list[str]:
+    """The command line with the global options moved to its front, where they are read, so
+    that they may also follow the command (``tunesmith tune job.yaml --home H``)."""
+    front: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        if argument == "--":
+            rest += arguments[position:]
+            break
+        if argument.split("=", 1)[0] not in GLOBAL_OPTIONS:
+            rest.append(argument)
+            position += 1
+            continue
+        taken = 1 if "=" in argument else 2
+        front += arguments[position : position + taken]
+        position += taken
+    return front + rest
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr, never a traceback."""
     try:
         # Not standalone: click would print usage errors as three lines and exit itself.
-        code = app(standalone_mode=False)
+        code = app(args=global_options_first(sys.argv[1:]), standalone_mode=False)
     except typer.TyperException as error:
         context = getattr(error, "ctx", None)
         where = context.command_path if context else "tunesmith"

@@ -15,6 +15,7 @@ import yaml
 import tunesmith
 from helpers import process_running, tunesmith_command, tuning_document, wait_for
 from tunesmith.api import Workspace
+from tunesmith.cli import global_options_first
 from tunesmith.training import training_job_directory, tuning_job_directory
 
 
@@ -196,6 +197,17 @@ def test_unreadable_document_gives_one_line(home, tmp_path) -> None:
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert "ValidationException" in result.stderr
+
+
+def test_global_options_may_follow_the_command(home, script_dir, tmp_path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    spec = write_spec(tmp_path / "job.yaml", tuning_document("anywhere", script_dir(), max_jobs=1))
+    assert cli("tune", str(spec), "--home", str(elsewhere)).returncode == 0
+    assert cli("describe", "anywhere", f"--home={elsewhere}").returncode == 0
+    assert cli("--home", str(elsewhere), "describe", "anywhere").returncode == 0
+    assert "ResourceNotFound" in cli("describe", "anywhere").stderr  # not in the usual home
+    assert global_options_first(["logs", "x", "--backend", "ray", "--", "--home", "h"]) == [
+        "--backend", "ray", "logs", "x", "--", "--home", "h"]
 
 
 def test_unknown_names_give_one_line(home) -> None:
