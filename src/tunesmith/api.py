@@ -288,9 +288,10 @@ def resume_tuning_job(
     backend: str | None = None,
     ray_address: str | None = None,
 ) -> TuningJob:
-    """Continue a tuning job whose engine stopped (a crash, a reboot)."""
+    """Continue a tuning job whose engine stopped (a crash, a reboot); without a ``backend``
+    (argument or environment), on the one its last engine ran on."""
     workspace = Workspace.open(home, store)
-    chosen = Backend.choose(backend, ray_address)
+    chosen = Backend.given(backend, ray_address)
     service.check_resumable(workspace.store, name)
     if detach:
         spawn_engine(name, workspace.home, workspace.store.url, chosen)

@@ -50,7 +50,9 @@ REFRESH_SECONDS = 0.5
 class _Options:
     home: Path | None = None
     store: str | None = None
-    backend: Backend = Backend()
+    backend: Backend | None = None
+    """The backend chosen by option or environment; None: a new tuning job runs locally, one
+    resumed on what its last engine recorded."""
 
     @classmethod
     def workspace(cls) -> Workspace:
@@ -99,7 +101,7 @@ def _global(
 ) -> None:
     _Options.home = home
     _Options.store = store
-    _Options.backend = Backend.choose(backend, ray_address)
+    _Options.backend = Backend.given(backend, ray_address)
 
 
 # -- tune -------------------------------------------------------------------------------------

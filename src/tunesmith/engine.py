@@ -107,10 +107,13 @@ class TuningEngine:
         *,
         home: Path,
         runner_factory: RunnerFactory = local_runner,
+        backend_record: str | None = None,
     ) -> None:
         self.store = store
         self.name = name
         self.home = home
+        self.backend_record = backend_record
+        """What runs its training jobs, kept with the job for the engines that resume it."""
         self.job = store.get_tuning_job(name)
         request = self.job.request
         self.config: dict[str, Any] = request["HyperParameterTuningJobConfig"]
@@ -228,9 +231,10 @@ class TuningEngine:
 
         with _CLAIMS_LOCK:
             now = time.time()
+            recorded = {} if self.backend_record is None else {"backend": self.backend_record}
             if key in _CLAIMS or not self.store.claim_tuning_job(
                 self.name, may_take, engine_pid=me[1], engine_host=me[0], heartbeat=now,
-                last_modified=now,
+                last_modified=now, **recorded,
             ):
                 job = self.store.get_tuning_job(self.name)
                 raise ConflictException(

@@ -37,12 +37,16 @@ def run_engine(
 ) -> str:
     """Run the tuning job to its end here; an unexpected error fails the job with its reason
     instead of leaving it ``InProgress`` forever. ``on_start`` receives the engine first (to
-    route stop requests to it)."""
+    route stop requests to it). Without a ``backend``, the one chosen by the environment, else
+    the one the job's last engine recorded, else local."""
     try:
         from tunesmith.engine import TuningEngine
 
-        factory = (backend or Backend.choose()).runner_factory()
-        engine = TuningEngine(store, name, home=home, runner_factory=factory)
+        chosen = backend or Backend.choose(recorded=store.get_tuning_job(name).backend)
+        engine = TuningEngine(
+            store, name, home=home, runner_factory=chosen.runner_factory(),
+            backend_record=chosen.record(),
+        )
         on_start(engine)
         return engine.run()
     except ConflictException:
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-address")
     args = parser.parse_args(argv)
     store = Store(args.store)
-    backend = Backend.choose(args.backend, args.ray_address)
+    backend = Backend.given(args.backend, args.ray_address)
 
     def on_start(engine: TuningEngine) -> None:
         # `kill` of a detached engine stops its tuning job the way `tunesmith stop` does.

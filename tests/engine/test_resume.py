@@ -3,6 +3,7 @@ the training jobs it was running are adopted."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -54,6 +55,8 @@ def test_resume_after_kill_keeps_finished_training_jobs(
         assert not process_running(pid)
     counters = doc["TrainingJobStatusCounters"]
     assert counters["Completed"] == 8
+    # Its engines recorded what ran its training jobs, for whichever resumes it next.
+    assert json.loads(store.get_tuning_job("crashy").backend or "{}").get("name") == "local"
     del job
 
 

@@ -30,6 +30,24 @@ def test_options_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert Backend.choose("local").runner_factory() is LocalRunner
 
 
+def test_a_recorded_backend_is_kept_unless_another_is_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TUNESMITH_BACKEND", raising=False)
+    monkeypatch.delenv("TUNESMITH_RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    on_ray = Backend("ray", "head:6379").record()
+    assert Backend.choose(recorded=on_ray) == Backend("ray", "head:6379")
+    assert Backend.choose(ray_address="moved:1", recorded=on_ray) == Backend("ray", "moved:1")
+    assert Backend.choose("local", recorded=on_ray) == Backend("local")
+    assert Backend.given() is None and Backend.given("ray", "x:1") == Backend("ray", "x:1")
+    for unreadable in (None, "", "not json", '{"name": "slurm"}', "[1]"):
+        assert Backend.choose(recorded=unreadable) == Backend("local")
+    monkeypatch.setenv("TUNESMITH_BACKEND", "local")  # the environment is a choice too
+    assert Backend.choose(recorded=on_ray) == Backend("local")
+    assert Backend.given() == Backend("local")
+
+
 def test_an_unknown_backend_is_a_validation_error(home) -> None:
     with pytest.raises(ValidationException, match=r"'slurm' at 'backend'.*\[local, ray\]"):
         Backend.choose("slurm")

@@ -5,6 +5,7 @@ their node's host actor and hold placement groups, given back when the runner cl
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -358,3 +359,36 @@ def test_joining_from_an_engine_thread_prints_nothing(ray_address: str) -> None:
     )
     assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
     assert "SIGTERM" not in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_a_tuning_job_resumed_without_a_backend_runs_on_the_one_it_recorded(
+    home: Path, script_dir, ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in AUTHLESS.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("TUNESMITH_BACKEND", raising=False)
+    monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
+    document = tuning_document(
+        "backonray", script_dir(TRAIN), max_jobs=4, parallel=1,
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
+    )
+    document["TrainingJobDefinition"]["OutputDataConfig"] = {"S3OutputPath": str(tmp_path)}
+    tunesmith.create_tuning_job(document, home=home, backend="ray", ray_address=ray_address)
+    store = Workspace.open(home).store
+    engine = wait_for(lambda: store.get_tuning_job("backonray").engine_pid, timeout=60)
+    wait_for(lambda: any(r.status == "Completed" for r in store.training_jobs("backonray")),
+             timeout=150, interval=0.2)
+    os.kill(engine, signal.SIGKILL)
+    wait_for(lambda: not process_running(engine), timeout=30)
+    on_ray = {"name": "ray", "ray_address": ray_address}
+    assert json.loads(store.get_tuning_job("backonray").backend) == on_ray
+
+    resumed = tunesmith.resume_tuning_job("backonray", home=home)  # no backend named
+    wait_for(lambda: store.get_tuning_job("backonray").engine_pid not in (None, engine),
+             timeout=60)
+    # The resumed engine records what it runs on, as every engine does when it takes a job.
+    assert json.loads(store.get_tuning_job("backonray").backend) == on_ray
+    described = resumed.wait(timeout=300)
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["TrainingJobStatusCounters"]["Completed"] >= 3

@@ -7,6 +7,7 @@ import pytest
 
 from tunesmith.model.errors import ResourceInUse, ResourceNotFound
 from tunesmith.store import Store
+from tunesmith.store.schema import SCHEMA_VERSION
 
 
 def _new_job(store: Store, name: str, objective_type: str = "Maximize") -> None:
@@ -56,6 +57,23 @@ def test_sqlite_store_runs_in_wal_mode(tmp_path: Path) -> None:
     Store(f"sqlite:///{tmp_path / 'tunesmith.db'}")
     with sqlite3.connect(tmp_path / "tunesmith.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_of_the_previous_schema_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "tunesmith.db"
+    store = Store(f"sqlite:///{path}")
+    _new_job(store, "old")
+    store.close()
+    with sqlite3.connect(path) as conn:  # as version 2 left it
+        conn.execute("ALTER TABLE tuning_jobs DROP COLUMN backend")
+        conn.execute("UPDATE schema_version SET version = 2")
+
+    reopened = Store(f"sqlite:///{path}")
+    assert reopened.get_tuning_job("old").backend is None
+    reopened.update_tuning_job("old", backend='{"name": "local"}')
+    assert reopened.get_tuning_job("old").backend == '{"name": "local"}'
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_duplicate_and_missing_tuning_jobs(store: Store) -> None:

@@ -2,11 +2,14 @@
 
 Chosen with ``--backend``/``--ray-address`` (command line), ``backend=``/``ray_address=``
 (Python API) or ``TUNESMITH_BACKEND``/``TUNESMITH_RAY_ADDRESS`` (Ray's own ``RAY_ADDRESS``
-too), in that order. A detached engine gets the choice on its command line.
+too), in that order. A detached engine gets the choice on its command line. An engine records
+its backend with the tuning job, and one that resumes the job without a choice of its own uses
+the recorded one: a Ray job resumed after a crash runs on Ray again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +27,15 @@ class Backend:
     """The Ray cluster to join (``HOST:PORT`` of its head); ``None``: Ray's own default."""
 
     @classmethod
-    def choose(cls, name: str | None = None, ray_address: str | None = None) -> Backend:
-        name = name or os.environ.get("TUNESMITH_BACKEND") or "local"
+    def choose(
+        cls, name: str | None = None, ray_address: str | None = None, recorded: str | None = None
+    ) -> Backend:
+        """The backend chosen (``name``, else ``TUNESMITH_BACKEND``), else the one ``recorded``
+        for the tuning job (:meth:`record`), else local."""
+        name = name or os.environ.get("TUNESMITH_BACKEND")
+        if name is None and (kept := cls._from_record(recorded)) is not None:
+            return cls(kept.name, ray_address or kept.ray_address) if kept.name == "ray" else kept
+        name = name or "local"
         if name not in BACKENDS:
             raise ValidationException(
                 f"Value '{name[:32]}' at 'backend' failed to satisfy constraint: Member must "
@@ -39,6 +49,27 @@ class Backend:
             or os.environ.get("RAY_ADDRESS")
         )
         return cls(name, address)
+
+    @classmethod
+    def given(cls, name: str | None = None, ray_address: str | None = None) -> Backend | None:
+        """The backend chosen by argument or environment; None when nothing was chosen (so that
+        an engine resuming a tuning job keeps the backend it recorded)."""
+        if name or os.environ.get("TUNESMITH_BACKEND"):
+            return cls.choose(name, ray_address)
+        return None
+
+    def record(self) -> str:
+        """How the store keeps it with a tuning job."""
+        return json.dumps({"name": self.name, "ray_address": self.ray_address})
+
+    @classmethod
+    def _from_record(cls, recorded: str | None) -> Backend | None:
+        try:
+            fields = json.loads(recorded) if recorded else None
+            kept = cls(str(fields["name"]), fields.get("ray_address")) if fields else None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None  # a record this version cannot read: as if there were none
+        return kept if kept is not None and kept.name in BACKENDS else None
 
     def runner_factory(self) -> Callable[[EventSink], Runner]:
         if self.name == "ray":

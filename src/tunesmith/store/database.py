@@ -119,6 +119,8 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE training_jobs ADD COLUMN log_offset INTEGER",
         "ALTER TABLE training_jobs ADD COLUMN retryable INTEGER",
     ],
+    # 3: what ran a tuning job's training jobs, for the engines that resume it.
+    3: ["ALTER TABLE tuning_jobs ADD COLUMN backend TEXT"],
 }
 
 

@@ -56,6 +56,8 @@ class TuningJobRecord:
     engine_pid: int | None
     engine_host: str | None
     heartbeat: float | None
+    backend: str | None
+    """What its last engine ran its training jobs on (:meth:`Backend.record`)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -44,6 +44,7 @@ tuning_jobs = Table(
     Column("engine_pid", Integer),
     Column("engine_host", Text),
     Column("heartbeat", Float),
+    Column("backend", Text),
 )
 
 training_jobs = Table(
