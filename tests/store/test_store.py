@@ -7,6 +7,7 @@ import pytest
 
 from tunesmith.model.errors import ResourceInUse, ResourceNotFound
 from tunesmith.store import Store
+from tunesmith.store.database import enable_wal
 from tunesmith.store.schema import SCHEMA_VERSION
 
 
@@ -74,6 +75,31 @@ def test_a_store_of_the_previous_schema_is_brought_up_to_date(tmp_path: Path) ->
     assert reopened.get_tuning_job("old").backend == '{"name": "local"}'
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_switching_a_new_file_to_wal_tries_again_when_refused() -> None:
+    class Refusing:
+        """A cursor whose database is switched by another process first: refused twice."""
+
+        def __init__(self) -> None:
+            self.tries = 0
+
+        def execute(self, statement: str) -> None:
+            assert statement == "PRAGMA journal_mode = WAL"
+            self.tries += 1
+            if self.tries < 3:
+                raise sqlite3.OperationalError("database is locked")
+
+    cursor = Refusing()
+    enable_wal(cursor)
+    assert cursor.tries == 3
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        enable_wal(_Failing())
+
+
+class _Failing:
+    def execute(self, statement: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")  # not a lock: no second try
 
 
 def test_duplicate_and_missing_tuning_jobs(store: Store) -> None:

@@ -15,7 +15,10 @@ on an empty database create the schema once.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert, inspect, select, text
 from sqlalchemy.engine import make_url
@@ -27,6 +30,7 @@ from tunesmith.store.schema import SCHEMA_VERSION, metadata, schema_version
 BUSY_TIMEOUT_MS = 60_000
 MIGRATION_LOCK = 0x74756E65  # advisory lock key held while PostgreSQL migrates
 KEPT_CONNECTIONS = 4
+WAL_RETRY_SECONDS = 0.01
 
 
 def default_home() -> Path:
@@ -77,6 +81,24 @@ def _open_postgresql(url: str) -> Engine:
     return engine
 
 
+def enable_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a property of the file: later connections find it so).
+
+    Processes opening a new file together each try to switch it: one of them may be refused
+    at once, without the busy handler, as SQLite does where waiting could deadlock. It tries
+    again until the switch is made or the busy timeout has passed.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)
+
+
 def _open_sqlite(url: str) -> Engine:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
@@ -98,7 +120,7 @@ def _open_sqlite(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
