@@ -422,6 +422,9 @@ def describe(
     if doc.get("FailureReason"):
         table.add_row("Failure reason", Text(doc["FailureReason"]))
     table.add_row("Strategy", config.get("Strategy", "Bayesian"))
+    ran_on = Backend.from_record(job.backend)
+    if ran_on is not None and ran_on.name != "local":
+        table.add_row("Backend", f"{ran_on.name} at {ran_on.ray_address or 'its default address'}")
     table.add_row("Objective", f"{objective['Type']} {objective['MetricName']}")
     table.add_row("Created", _when(doc["CreationTime"]))
     table.add_row("Ended", _when(doc.get("HyperParameterTuningEndTime")))

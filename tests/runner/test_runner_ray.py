@@ -22,7 +22,13 @@ from runner_support import Recorder
 
 import tunesmith
 import tunesmith.runner.ray as ray_runner
-from helpers import descendants_of, process_running, tuning_document, wait_for
+from helpers import (
+    descendants_of,
+    process_running,
+    tunesmith_command,
+    tuning_document,
+    wait_for,
+)
 from tunesmith.api import Workspace
 from tunesmith.runner.base import TrainingJobEnded, TrainingJobSpec, TrainingJobStarted
 from tunesmith.runner.ray import RayRunner
@@ -392,3 +398,8 @@ def test_a_tuning_job_resumed_without_a_backend_runs_on_the_one_it_recorded(
     described = resumed.wait(timeout=300)
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     assert described["TrainingJobStatusCounters"]["Completed"] >= 3
+    shown = subprocess.run(
+        [*tunesmith_command(), "--home", str(home), "describe", "backonray"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout
+    assert f"ray at {ray_address}" in " ".join(shown.split()), shown

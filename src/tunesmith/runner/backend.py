@@ -33,7 +33,7 @@ class Backend:
         """The backend chosen (``name``, else ``TUNESMITH_BACKEND``), else the one ``recorded``
         for the tuning job (:meth:`record`), else local."""
         name = name or os.environ.get("TUNESMITH_BACKEND")
-        if name is None and (kept := cls._from_record(recorded)) is not None:
+        if name is None and (kept := cls.from_record(recorded)) is not None:
             return cls(kept.name, ray_address or kept.ray_address) if kept.name == "ray" else kept
         name = name or "local"
         if name not in BACKENDS:
@@ -63,12 +63,13 @@ class Backend:
         return json.dumps({"name": self.name, "ray_address": self.ray_address})
 
     @classmethod
-    def _from_record(cls, recorded: str | None) -> Backend | None:
+    def from_record(cls, recorded: str | None) -> Backend | None:
+        """The backend :meth:`record` kept; None for no record or one this version cannot read."""
         try:
             fields = json.loads(recorded) if recorded else None
             kept = cls(str(fields["name"]), fields.get("ray_address")) if fields else None
         except (ValueError, TypeError, KeyError, AttributeError):
-            return None  # a record this version cannot read: as if there were none
+            return None
         return kept if kept is not None and kept.name in BACKENDS else None
 
     def runner_factory(self) -> Callable[[EventSink], Runner]:
