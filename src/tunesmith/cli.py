@@ -740,6 +740,9 @@ def global_options_first(arguments: list[str]) -> list[str]:
             position += 1
             continue
         taken = 1 if "=" in argument else 2
+        if position + taken > len(arguments):
+            # Its value is missing: alone, it is reported as such, not as an unknown command.
+            return [argument]
         front += arguments[position : position + taken]
         position += taken
     return front + rest

@@ -229,6 +229,7 @@ def test_usage_errors_give_one_line_naming_the_help(home, tmp_path) -> None:
         (("describe",), "Missing argument"),
         (("--bogus",), "No such option"),
         (("serve", "--port", "many"), "valid integer"),
+        (("describe", "job", "--home"), "'--home' requires an argument"),
     ):
         result = cli(*args)
         assert result.returncode == 2, (args, result.stderr)
