@@ -564,8 +564,8 @@ def logs(
 ) -> None:
     """Print a training job's output (stdout and stderr, in the order they were written)."""
     workspace = _Options.workspace()
-    workspace.store.get_training_job(training_job)
     if metrics:
+        workspace.store.get_training_job(training_job)  # an unknown name is an error, not ""
         table = Table("Metric", "Step", "Time", "Value", box=None)
         for point in workspace.store.metric_series(training_job):
             table.add_row(

@@ -13,6 +13,7 @@ import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -106,19 +107,25 @@ def ray_address() -> Iterator[str]:
         ray.shutdown()
 
 
+def train_document(
+    name: str, script_dir: Any, monkeypatch: pytest.MonkeyPatch, **limits: int
+) -> dict[str, Any]:
+    """A tuning job of ``TRAIN`` over ``x`` in [0, 1], for a driver of the test's loopback
+    head."""
+    for variable, value in AUTHLESS.items():
+        monkeypatch.setenv(variable, value)
+    return tuning_document(
+        name, script_dir(TRAIN),
+        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
+        **limits,
+    )
+
+
 @pytest.mark.slow
 def test_tuning_job_on_ray_runs_and_stops_in_the_middle(
     home: Path, script_dir, ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for variable, value in AUTHLESS.items():
-        monkeypatch.setenv(variable, value)
-    document = tuning_document(
-        "onray",
-        script_dir(TRAIN),
-        max_jobs=20,
-        parallel=4,
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-    )
+    document = train_document("onray", script_dir, monkeypatch, max_jobs=20, parallel=4)
     definition = document["TrainingJobDefinition"]
     definition["Environment"] = {"PAUSE": "1.5"}
     definition["OutputDataConfig"] = {"S3OutputPath": str(tmp_path / "models")}
@@ -371,14 +378,9 @@ def test_joining_from_an_engine_thread_prints_nothing(ray_address: str) -> None:
 def test_a_tuning_job_resumed_without_a_backend_runs_on_the_one_it_recorded(
     home: Path, script_dir, ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for variable, value in AUTHLESS.items():
-        monkeypatch.setenv(variable, value)
     monkeypatch.delenv("TUNESMITH_BACKEND", raising=False)
     monkeypatch.setenv("TUNESMITH_ENGINE_SILENCE_SECONDS", "1")
-    document = tuning_document(
-        "backonray", script_dir(TRAIN), max_jobs=4, parallel=1,
-        ranges={"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-    )
+    document = train_document("backonray", script_dir, monkeypatch, max_jobs=4, parallel=1)
     document["TrainingJobDefinition"]["OutputDataConfig"] = {"S3OutputPath": str(tmp_path)}
     tunesmith.create_tuning_job(document, home=home, backend="ray", ray_address=ray_address)
     store = Workspace.open(home).store
