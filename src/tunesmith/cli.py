@@ -93,8 +93,8 @@ def _global(
         str | None,
         typer.Option(
             "--ray-address",
-            envvar="TUNESMITH_RAY_ADDRESS",
-            help="HOST:PORT of the Ray cluster's head, with --backend ray",
+            help="HOST:PORT of the Ray cluster's head (implies --backend ray; default "
+            "TUNESMITH_RAY_ADDRESS)",
             show_default=False,
         ),
     ] = None,

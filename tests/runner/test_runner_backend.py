@@ -41,6 +41,15 @@ def test_a_recorded_backend_is_kept_unless_another_is_chosen(
     assert Backend.choose(ray_address="moved:1", recorded=on_ray) == Backend("ray", "moved:1")
     assert Backend.choose("local", recorded=on_ray) == Backend("local")
     assert Backend.given() is None and Backend.given("ray", "x:1") == Backend("ray", "x:1")
+    # An address alone is a choice of Ray, on a new job or on one recorded elsewhere.
+    assert Backend.given(ray_address="x:1") == Backend("ray", "x:1")
+    assert Backend.choose(ray_address="x:1", recorded=Backend("local").record()) == Backend(
+        "ray", "x:1")
+    monkeypatch.setenv("TUNESMITH_RAY_ADDRESS", "env:2")  # moves a recorded Ray job only
+    assert Backend.choose(recorded=on_ray) == Backend("ray", "env:2")
+    assert Backend.choose(recorded=Backend("local").record()) == Backend("local")
+    assert Backend.given() is None
+    monkeypatch.delenv("TUNESMITH_RAY_ADDRESS")
     for unreadable in (None, "", "not json", '{"name": "slurm"}', "[1]"):
         assert Backend.choose(recorded=unreadable) == Backend("local")
     monkeypatch.setenv("TUNESMITH_BACKEND", "local")  # the environment is a choice too

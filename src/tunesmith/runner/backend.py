@@ -2,9 +2,10 @@
 
 Chosen with ``--backend``/``--ray-address`` (command line), ``backend=``/``ray_address=``
 (Python API) or ``TUNESMITH_BACKEND``/``TUNESMITH_RAY_ADDRESS`` (Ray's own ``RAY_ADDRESS``
-too), in that order. A detached engine gets the choice on its command line. An engine records
-its backend with the tuning job, and one that resumes the job without a choice of its own uses
-the recorded one: a Ray job resumed after a crash runs on Ray again.
+too), in that order; a Ray address given as an option or argument alone chooses Ray. A detached
+engine gets the choice on its command line. An engine records its backend with the tuning job,
+and one that resumes the job without a choice of its own uses the recorded one: a Ray job
+resumed after a crash runs on Ray again.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ class Backend:
     def choose(
         cls, name: str | None = None, ray_address: str | None = None, recorded: str | None = None
     ) -> Backend:
-        """The backend chosen (``name``, else ``TUNESMITH_BACKEND``), else the one ``recorded``
-        for the tuning job (:meth:`record`), else local."""
-        name = name or os.environ.get("TUNESMITH_BACKEND")
+        """The backend chosen (``name``; a ``ray_address`` alone chooses Ray; else
+        ``TUNESMITH_BACKEND``), else the one ``recorded`` for the tuning job (:meth:`record`, its
+        Ray address replaced by ``TUNESMITH_RAY_ADDRESS`` when that is set), else local."""
+        name = name or ("ray" if ray_address else None) or os.environ.get("TUNESMITH_BACKEND")
         if name is None and (kept := cls.from_record(recorded)) is not None:
-            return cls(kept.name, ray_address or kept.ray_address) if kept.name == "ray" else kept
+            if kept.name != "ray":
+                return kept
+            return cls("ray", os.environ.get("TUNESMITH_RAY_ADDRESS") or kept.ray_address)
         name = name or "local"
         if name not in BACKENDS:
             raise ValidationException(
@@ -54,7 +58,7 @@ class Backend:
     def given(cls, name: str | None = None, ray_address: str | None = None) -> Backend | None:
         """The backend chosen by argument or environment; None when nothing was chosen (so that
         an engine resuming a tuning job keeps the backend it recorded)."""
-        if name or os.environ.get("TUNESMITH_BACKEND"):
+        if name or ray_address or os.environ.get("TUNESMITH_BACKEND"):
             return cls.choose(name, ray_address)
         return None
 
