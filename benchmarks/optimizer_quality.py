@@ -10,9 +10,11 @@ problem and overall (mean over problems), at 16 and 50 trials, with 95% bootstra
 over seeds.
 
     .venv/bin/python benchmarks/optimizer_quality.py --quick     # <= 10 minutes on 2 cores
+    .venv/bin/python benchmarks/optimizer_quality.py --standard  # every synthetic function and
+                                                                 # model on wine and diabetes
     .venv/bin/python benchmarks/optimizer_quality.py             # full: every problem, 10 seeds
 
-Writes benchmarks/results/optimizer_quality[_quick].{md,json}.
+Writes benchmarks/results/optimizer_quality[_quick|_standard].{md,json}.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ OPTUNA = ("Optuna TPE", "Optuna GP", "Optuna CMA-ES")
 # Cheap to evaluate (well under a second per cross-validation), and every kind of variable.
 QUICK_PROBLEMS = ("branin", "hartmann6", "ackley-mixed", "branin-int-cat", "SVM-wine",
                   "kNN-wine", "DT-wine", "linear-diabetes")
+
+# Every synthetic function and every model, on the two small datasets (one classification, one
+# regression): the whole range of variable kinds in about an hour on 2 cores.
+STANDARD_DATASETS = ["wine", "diabetes"]
 
 
 def all_problems() -> dict[str, Problem]:
@@ -228,7 +234,10 @@ def render(table: dict, timings: dict[str, float], profile: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few problems and seeds")
+    profiles = parser.add_mutually_exclusive_group()
+    profiles.add_argument("--quick", action="store_true", help="a few problems and seeds")
+    profiles.add_argument("--standard", action="store_true",
+                          help="synthetic functions and every model on wine and diabetes")
     parser.add_argument("--seeds", type=int, help="number of seeds (default 10; quick 4)")
     parser.add_argument("--problems", nargs="+", help="problem names (default: all)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -243,7 +252,14 @@ def main() -> None:
         write(results, saved["seeds"], saved["timings_seconds"], profile)
         return
     problems = all_problems()
-    names = args.problems or (list(QUICK_PROBLEMS) if args.quick else list(problems))
+    if args.problems:
+        names = args.problems
+    elif args.quick:
+        names = list(QUICK_PROBLEMS)
+    elif args.standard:
+        names = [p.name for p in synthetic_problems() + sklearn_problems(data=STANDARD_DATASETS)]
+    else:
+        names = list(problems)
     unknown = sorted(set(names) - set(problems))
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
@@ -265,7 +281,8 @@ def main() -> None:
                       file=sys.stderr, flush=True)
     results = {p: {o: np.array([losses for _, losses in sorted(runs)])
                    for o, runs in by_opt.items()} for p, by_opt in curves.items()}
-    profile = "quick" if args.quick else "full" if not args.problems else "custom"
+    profile = ("custom" if args.problems else "quick" if args.quick
+               else "standard" if args.standard else "full")
     write(results, seeds, timings, profile)
 
 
