@@ -14,7 +14,9 @@ over seeds.
                                                                  # model on wine and diabetes
     .venv/bin/python benchmarks/optimizer_quality.py             # full: every problem, 10 seeds
 
-Writes benchmarks/results/optimizer_quality[_quick|_standard].{md,json}.
+Writes benchmarks/results/optimizer_quality[_quick|_standard].{md,json}. Each finished run is
+journaled beside them (.partial.jsonl) until then: started again after an interruption, the
+benchmark reuses the runs journaled and runs only the rest (delete the journal to start afresh).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -264,26 +266,63 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
     seeds = args.seeds or (4 if args.quick else 10)
+    profile = ("custom" if args.problems else "quick" if args.quick
+               else "standard" if args.standard else "full")
     tasks = [Task(p, o, s, args.budget) for p in names for o in OPTIMIZERS
              for s in range(seeds) if applies(o, problems[p])]
     # Longest first (Bayesian and GP runs), so the pool does not end on one straggler.
     tasks.sort(key=lambda t: t.optimizer not in (OURS, "Optuna GP"))
     curves: dict[str, dict[str, list]] = {p: {} for p in names}
     timings: dict[str, float] = {}
+
+    def keep(task: Task, losses: list[float], elapsed: float) -> None:
+        curves[task.problem].setdefault(task.optimizer, []).append((task.seed, losses))
+        timings[task.optimizer] = timings.get(task.optimizer, 0.0) + elapsed
+
+    # The full profile takes hours: each finished run is journaled, and a run started again
+    # after an interruption takes the runs its journal holds instead of repeating them.
+    journal = RESULTS / f"{_stem(profile)}.partial.jsonl"
+    done = read_journal(journal, tasks)
+    if done:
+        print(f"{len(done)} runs taken from {journal.name}", file=sys.stderr, flush=True)
+    for task, (losses, elapsed) in done.items():
+        keep(task, losses, elapsed)
+    todo = [t for t in tasks if t not in done]
     started = time.perf_counter()
+    RESULTS.mkdir(exist_ok=True)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(args.workers, initializer=_worker_init) as pool:
-        for i, (task, losses, elapsed) in enumerate(pool.imap_unordered(run_task, tasks), 1):
-            curves[task.problem].setdefault(task.optimizer, []).append((task.seed, losses))
-            timings[task.optimizer] = timings.get(task.optimizer, 0.0) + elapsed
-            if i % 20 == 0 or i == len(tasks):
-                print(f"{i}/{len(tasks)} runs, {time.perf_counter() - started:.0f}s",
+    with journal.open("a") as log, ctx.Pool(args.workers, initializer=_worker_init) as pool:
+        for i, (task, losses, elapsed) in enumerate(pool.imap_unordered(run_task, todo), 1):
+            keep(task, losses, elapsed)
+            log.write(json.dumps({**asdict(task), "losses": losses, "seconds": elapsed}) + "\n")
+            log.flush()
+            if i % 20 == 0 or i == len(todo):
+                print(f"{i}/{len(todo)} runs, {time.perf_counter() - started:.0f}s",
                       file=sys.stderr, flush=True)
     results = {p: {o: np.array([losses for _, losses in sorted(runs)])
                    for o, runs in by_opt.items()} for p, by_opt in curves.items()}
-    profile = ("custom" if args.problems else "quick" if args.quick
-               else "standard" if args.standard else "full")
     write(results, seeds, timings, profile)
+    journal.unlink()
+
+
+def read_journal(path: Path, tasks: list[Task]) -> dict[Task, tuple[list[float], float]]:
+    """The runs of ``tasks`` an earlier, interrupted run journaled: losses and seconds."""
+    wanted, done = set(tasks), {}
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines:
+        try:
+            run = json.loads(line)
+            task = Task(run["problem"], run["optimizer"], run["seed"], run["budget"])
+            entry = ([float(x) for x in run["losses"]], float(run["seconds"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # the last line of a run killed while writing it
+        if task in wanted:
+            done[task] = entry
+    return done
+
+
+def _stem(profile: str) -> str:
+    return "optimizer_quality" + ("" if profile == "full" else f"_{profile}")
 
 
 def write(results: dict[str, dict[str, np.ndarray]], seeds: int, timings: dict[str, float],
@@ -292,7 +331,7 @@ def write(results: dict[str, dict[str, np.ndarray]], seeds: int, timings: dict[s
     text = render(table, timings, profile)
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    stem = "optimizer_quality" + ("" if profile == "full" else f"_{profile}")
+    stem = _stem(profile)
     (RESULTS / f"{stem}.md").write_text(text + "\n")
     table["timings_seconds"] = timings
     table["curves"] = {p: {o: c.tolist() for o, c in r.items()} for p, r in results.items()}
