@@ -576,9 +576,23 @@ def logs(
             )
         console.print(table)
         return
+    if follow:
+        _warn_if_unrecorded(workspace, training_job)
     for chunk in TrainingJob(training_job, workspace).output(follow=follow):
         sys.stdout.buffer.write(chunk)
         sys.stdout.flush()
+
+
+def _warn_if_unrecorded(workspace: Workspace, training_job: str) -> None:
+    """Following a training job whose tuning job has lost its engine would wait past its end,
+    which only an engine records: say so, and how to go on, before waiting."""
+    owner = workspace.store.get_training_job(training_job).tuning_job
+    if owner is not None and service.engine_lost(workspace.store.get_tuning_job(owner)):
+        Console(stderr=True).print(
+            f"note: no engine runs tuning job {owner}: this training job's end is recorded, and "
+            f"following it ends, once `tunesmith resume {owner}` runs",
+            markup=False, highlight=False, soft_wrap=True,
+        )
 
 
 @app.command("describe-training-job")

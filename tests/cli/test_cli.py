@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -281,10 +282,21 @@ def test_a_tuning_job_whose_engine_died_says_so_until_resumed(
     assert lost.returncode == 0 and "InProgress" in said
     assert "tunesmith resume orphaned" in said, lost.stdout
     assert "InProgress (no engine)" in cli("list").stdout
+    held = next(r.name for r in store.training_jobs("orphaned") if r.pid)
+    follower = subprocess.Popen([*tunesmith_command(), "logs", held, "-f"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert select.select([follower.stderr], [], [], 60)[0], "no note from logs -f"
+        assert "tunesmith resume orphaned" in follower.stderr.readline()
 
-    release.touch()
-    assert cli("resume", "orphaned", timeout=120).returncode == 0
-    assert store.get_tuning_job("orphaned").status == "Completed"
+        release.touch()
+        assert cli("resume", "orphaned", timeout=120).returncode == 0
+        assert store.get_tuning_job("orphaned").status == "Completed"
+        out, _ = follower.communicate(timeout=60)  # the end the resumed engine recorded
+        assert follower.returncode == 0 and "score: 1" in out
+    finally:
+        follower.kill()
+        follower.wait()
     ended = cli("describe", "orphaned").stdout
     assert "resume" not in ended and "(no engine)" not in cli("list").stdout
 
