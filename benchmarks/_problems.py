@@ -219,9 +219,9 @@ def _sklearn_loss(model: str, data: str, config: Config) -> float:
 
 @cache
 def _cached_sklearn_loss(model: str, data: str, items: tuple[tuple[str, Any], ...]) -> float:
-    config = dict(items)
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
+    config = dict(items)
     x, y, classify = _dataset(data)
     folds = (StratifiedKFold if classify else KFold)(3, shuffle=True, random_state=0)
     with warnings.catch_warnings():

@@ -588,10 +588,9 @@ def _warn_if_unrecorded(workspace: Workspace, training_job: str) -> None:
     which only an engine records: say so, and how to go on, before waiting."""
     owner = workspace.store.get_training_job(training_job).tuning_job
     if owner is not None and service.engine_lost(workspace.store.get_tuning_job(owner)):
-        Console(stderr=True).print(
+        _to_stderr(
             f"note: no engine runs tuning job {owner}: this training job's end is recorded, and "
-            f"following it ends, once `tunesmith resume {owner}` runs",
-            markup=False, highlight=False, soft_wrap=True,
+            f"following it ends, once `tunesmith resume {owner}` runs"
         )
 
 
@@ -770,12 +769,12 @@ def main() -> None:
     except typer.TyperException as error:
         context = getattr(error, "ctx", None)
         where = context.command_path if context else "tunesmith"
-        _print_error(f"error: {error.format_message()} (see '{where} --help')")
+        _to_stderr(f"error: {error.format_message()} (see '{where} --help')")
         sys.exit(error.exit_code)
     except typer.Abort:
         sys.exit(130)
     except TunesmithError as error:
-        _print_error(f"error: {error.code}: {error.message}")
+        _to_stderr(f"error: {error.code}: {error.message}")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -785,7 +784,7 @@ def main() -> None:
     except Exception as error:
         if os.environ.get("TUNESMITH_DEBUG"):
             raise
-        _print_error(
+        _to_stderr(
             f"error: InternalFailure: {type(error).__name__}: {error} "
             "(set TUNESMITH_DEBUG=1 for details)"
         )
@@ -794,7 +793,8 @@ def main() -> None:
         sys.exit(code)
 
 
-def _print_error(line: str) -> None:
+def _to_stderr(line: str) -> None:
+    """One line on stderr, as given: no markup, not wrapped."""
     Console(stderr=True).print(line, markup=False, highlight=False, soft_wrap=True)
 
 
