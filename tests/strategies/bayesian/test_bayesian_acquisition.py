@@ -95,3 +95,28 @@ def test_wide_integer_ranges_offer_the_neighbours_of_the_current_value() -> None
     current = encoding.coordinates(encoding.encode({"k": 1234}))[:, 0]
     options = {encoding.decode([u])["k"] for u in encoding.choices(0, current)[0]}
     assert {1, 5000, 1233, 1235, 1230, 1238} <= options
+
+
+def test_a_box_confines_the_search_and_its_own_peak_is_found() -> None:
+    space = SearchSpace.from_parameter_ranges(
+        {"ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"}],
+         "IntegerParameterRanges": [{"Name": "k", "MinValue": "0", "MaxValue": "99"}]}
+    )
+    encoding = Encoding(space)
+    rng = np.random.default_rng(4)
+    gp = fitted(x := rng.random((20, 2)), wavy(x))
+    ei = acquisition.LogExpectedImprovement(gp, best=float(gp.y.min()))
+    order = [p.name for p in encoding.parameters]
+    lower = np.array([{"a": 0.55, "k": 0.2}[name] for name in order])
+    upper = np.array([{"a": 0.75, "k": 0.4}[name] for name in order])
+    # The box's edge at k = 39.5 is snapped to the middle of k = 40's cell.
+    inside = [{"a": a, "k": k} for a in np.linspace(0.55, 0.75, 201) for k in range(20, 41)]
+    scores = ei(np.array([encoding.encode(c) for c in inside]))
+    # The whole space's peak lies outside the box, so an unconfined search would leave it.
+    everywhere, _ = acquisition.maximize(ei, encoding, rng, anchors=x[:1], exclude=set())
+    assert not 0.55 <= encoding.decode(everywhere)["a"] <= 0.75
+    best, found = acquisition.maximize(ei, encoding, rng, anchors=x[:2], exclude=set(),
+                                       n_candidates=64, box=(lower, upper))
+    config = encoding.decode(best)
+    assert 0.55 <= config["a"] <= 0.75 and 20 <= config["k"] <= 40
+    assert found >= scores.max() - 1e-6

@@ -59,7 +59,8 @@ def test_same_seed_gives_same_proposals_and_another_seed_differs() -> None:
 
 def test_rebuilt_strategy_proposes_what_the_original_would() -> None:
     original = BayesianStrategy(SPACE, seed=4)
-    done = run(original, 9)
+    # Past twice the initial design, so that the pair holds a proposal near the best as well.
+    done = run(original, 2 * original.n_initial + 2)
     rebuilt = BayesianStrategy(SPACE, seed=4)
     rebuilt.tell(done)
     rebuilt.n_asked = original.n_asked
@@ -169,3 +170,44 @@ def test_improvement_is_counted_from_the_best_loss_observed(
         strategy.tell([Trial(f"t-{i}", config, value)])
     strategy.ask(1)
     assert incumbents[-1] == pytest.approx(float(surrogate.standardise(np.array(losses)).min()))
+
+
+def test_every_third_proposal_refines_near_the_best_observation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tunesmith.strategies.bayesian import acquisition
+    from tunesmith.strategies.bayesian import strategy as module
+
+    boxes: list[tuple[np.ndarray, np.ndarray] | None] = []
+    original = acquisition.maximize
+
+    def recording(*args, box=None, **kwargs):  # type: ignore[no-untyped-def]
+        boxes.append(box)
+        return original(*args, box=box, **kwargs)
+
+    monkeypatch.setattr(acquisition, "maximize", recording)
+    bayesian = BayesianStrategy(SPACE, seed=6)
+    done: list[Trial] = []
+    for i in range(2 * bayesian.n_initial + 6):
+        boxes.clear()
+        config = bayesian.ask(1)[0]
+        best = min(done, key=lambda t: t.loss) if done else None
+        local = i >= 2 * bayesian.n_initial and i % module.LOCAL_PERIOD == module.LOCAL_PERIOD - 1
+        if i < bayesian.n_initial:
+            assert boxes == []  # the initial design
+        elif not local:
+            assert boxes == [None]
+        else:
+            assert best is not None and len(boxes) == 1 and boxes[0] is not None
+            lower, upper = boxes[0]
+            centre = bayesian.encoding.coordinates(bayesian.encoding.encode(best.config))[0]
+            coords = bayesian.encoding.coordinates(bayesian.encoding.encode(config))[0]
+            numeric = ~bayesian.encoding.categorical
+            assert np.all(lower <= centre) and np.all(centre <= upper)
+            assert np.all(upper[numeric] - lower[numeric] <= 2 * module.LOCAL_RADIUS + 1e-12)
+            # An integer is snapped to the middle of its cell, up to half a cell past the edge.
+            slack = bayesian.encoding.cell_width / 2 + 1e-9
+            assert np.all(((lower - slack <= coords) & (coords <= upper + slack))[numeric])
+        trial = Trial(f"t-{i}", config, loss(config))
+        bayesian.tell([trial])
+        done.append(trial)

@@ -22,6 +22,10 @@ from tunesmith.strategies.bayesian.gp import GaussianProcess
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_SQRT_PI_2 = 0.5 * math.log(math.pi / 2)
+# Spread of the candidates drawn around the best observations (parameter coordinates), over the
+# whole space and within a box.
+_STEP = 0.1
+_LOCAL_STEP = 0.03
 
 
 def log_h(z: np.ndarray) -> np.ndarray:
@@ -80,6 +84,7 @@ def maximize(
     n_candidates: int = 1024,
     n_starts: int = 8,
     rounds: int = 4,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float]:
     """The features of the best-scoring candidate found (and its score).
 
@@ -87,16 +92,21 @@ def maximize(
     candidates are drawn around them and the first two start a local search of their own (what
     is left to gain is often right next to the best point). Candidates whose features are in
     ``exclude`` (already evaluated or pending) are never returned, unless nothing else is found.
+    ``box`` (lower and upper parameter coordinates) confines the search to part of the space.
     """
-    coords = encoding.sobol(n_candidates, int(rng.integers(2**31)))
+    lower, upper = box if box is not None else (np.zeros(encoding.n_parameters),
+                                                np.ones(encoding.n_parameters))
+    coords = lower + encoding.sobol(n_candidates, int(rng.integers(2**31))) * (upper - lower)
     if len(anchors):
         picks = anchors[rng.integers(len(anchors), size=n_candidates // 4)]
-        coords = np.vstack([coords, _perturb(picks, 0.1, encoding, rng)])
+        step = _STEP if box is None else _LOCAL_STEP
+        coords = np.vstack([coords, np.clip(_perturb(picks, step, encoding, rng), lower, upper)])
     feats = encoding.features(coords)
     raw = acquisition(feats)
     values = _masked(raw, feats, exclude)
     starts = np.vstack([coords[_start_indices(values, n_starts - 2, rng)], anchors[:2]])
-    refined = _local_search(acquisition, encoding, starts, rounds)
+    starts = np.clip(starts, lower, upper)
+    refined = _local_search(acquisition, encoding, starts, rounds, lower, upper)
     refined_feats = encoding.features(refined)
     refined_values = _masked(acquisition(refined_feats), refined_feats, exclude)
     pool_feats = np.vstack([feats, refined_feats])
@@ -126,7 +136,12 @@ def _start_indices(values: np.ndarray, count: int, rng: np.random.Generator) -> 
 
 
 def _local_search(
-    acquisition: LogExpectedImprovement, encoding: Encoding, starts: np.ndarray, rounds: int
+    acquisition: LogExpectedImprovement,
+    encoding: Encoding,
+    starts: np.ndarray,
+    rounds: int,
+    lower: np.ndarray,
+    upper: np.ndarray,
 ) -> np.ndarray:
     """Coordinate ascent from each start (parameter coordinates in, improved ones out)."""
     x = np.array(starts, dtype=float)
@@ -135,13 +150,15 @@ def _local_search(
     for _ in range(rounds):
         if encoding.continuous.any():
             for s in range(len(x)):
-                x[s], value[s] = _ascend(acquisition, encoding, x[s], value[s])
+                x[s], value[s] = _ascend(acquisition, encoding, x[s], value[s], lower, upper)
         changed = False
         for j in discrete:
             options = encoding.choices(int(j), x[:, j])
             trial = np.repeat(x, options.shape[1], axis=0)
             trial[:, j] = options.ravel()
             scores = acquisition(encoding.features(trial)).reshape(options.shape)
+            outside = (options < lower[j] - 1e-9) | (options > upper[j] + 1e-9)
+            scores = np.where(outside, -np.inf, scores)
             pick = np.argmax(scores, axis=1)
             top = scores[np.arange(len(x)), pick]
             better = top > value + 1e-12 * np.abs(value)
@@ -154,7 +171,12 @@ def _local_search(
 
 
 def _ascend(
-    acquisition: LogExpectedImprovement, encoding: Encoding, start: np.ndarray, value: float
+    acquisition: LogExpectedImprovement,
+    encoding: Encoding,
+    start: np.ndarray,
+    value: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """L-BFGS-B over the continuous coordinates of one point, the others held."""
     mask, columns = encoding.continuous, encoding.continuous_columns
@@ -170,13 +192,13 @@ def _ascend(
         start[mask],
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * int(mask.sum()),
+        bounds=list(zip(lower[mask], upper[mask], strict=True)),
         options={"maxiter": 200},
     )
     if not np.isfinite(result.fun) or -result.fun <= value:
         return start, value
     point = start.copy()
-    point[mask] = np.clip(result.x, 0.0, 1.0)
+    point[mask] = np.clip(result.x, lower[mask], upper[mask])
     return point, float(-result.fun)
 
 
