@@ -604,14 +604,24 @@ class RayRunner(Runner):
     def _take_idle(self, which: Callable[[str | None, float], bool]) -> Callable[[], None]:
         """Take from the pool the idle placement groups and actors that ``which(node, idle
         since)`` picks (under the lock); what gives them back to Ray, to call outside it."""
-        groups = [group for held in self._idle_groups.values()
-                  for group, node, since in held if which(node, since)]
-        actors = [host.actor for hosts in self._idle_actors.values()
-                  for host, since in hosts if which(host.node, since)]
+        groups: list[PlacementGroup] = []
+        actors: list[Any] = []
         for held in self._idle_groups.values():
-            held[:] = [idle for idle in held if not which(idle[1], idle[2])]
+            kept = []
+            for group, node, since in held:
+                if which(node, since):
+                    groups.append(group)
+                else:
+                    kept.append((group, node, since))
+            held[:] = kept
         for hosts in self._idle_actors.values():
-            hosts[:] = [idle for idle in hosts if not which(idle[0].node, idle[1])]
+            kept_hosts = []
+            for host, since in hosts:
+                if which(host.node, since):
+                    actors.append(host.actor)
+                else:
+                    kept_hosts.append((host, since))
+            hosts[:] = kept_hosts
 
         def release() -> None:
             for group in groups:
