@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,17 +187,17 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
         finally:
             finished[job_name].set()
 
-    for job_name in names:
-        threading.Thread(target=run, args=(job_name,), name=f"tunesmith-{job_name}").start()
     display = _LiveProgress(names) if console.is_terminal else _LineProgress(names)
-    with display:
-        # Wait on events, not Thread.join: a KeyboardInterrupt inside join() makes a running
-        # thread look finished (CPython 3.11).
+    # Ctrl-C is caught from before the engines start: none may run on without being stopped.
+    with _interrupts() as interrupted, display:
+        for job_name in names:
+            threading.Thread(target=run, args=(job_name,), name=f"tunesmith-{job_name}").start()
+        stopping = False
         while not all(event.is_set() for event in finished.values()):
-            try:
-                next(e for e in finished.values() if not e.is_set()).wait(REFRESH_SECONDS)
-                display.show(workspace)
-            except KeyboardInterrupt:
+            next(e for e in finished.values() if not e.is_set()).wait(REFRESH_SECONDS)
+            if interrupted.is_set() and not stopping:
+                # An engine yet to start finds its tuning job stopping, and stops it.
+                stopping = True
                 for job_name in names:
                     workspace.store.update_tuning_job(
                         job_name, status="Stopping", only_if_status=["InProgress"]
@@ -202,10 +205,29 @@ def _run_with_progress(workspace: Workspace, names: list[str]) -> list[str]:
                 for engine in engines:
                     engine.request_stop()
                 console.print("Stopping: the running training jobs are being stopped…")
+            display.show(workspace)
         display.show(workspace)
     if conflicts:
         raise conflicts[0]
     return [workspace.store.get_tuning_job(job_name).status for job_name in names]
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C (SIGINT) for the duration, instead of a KeyboardInterrupt.
+
+    Raised at whatever line the main thread was on, a KeyboardInterrupt could cut a store
+    transaction or the display short and leave this process waiting, without a stop requested,
+    for engine threads that run to the end of their training jobs."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
