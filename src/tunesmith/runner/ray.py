@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import ray
 from ray.util.placement_group import (
@@ -73,6 +73,7 @@ from tunesmith.runner.local import LocalRunner
 from tunesmith.runner.resources import LocalResources, ResourceRequest
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 NAMESPACE = "tunesmith"
 POLL_SECONDS = 5.0
@@ -607,21 +608,11 @@ class RayRunner(Runner):
         groups: list[PlacementGroup] = []
         actors: list[Any] = []
         for held in self._idle_groups.values():
-            kept = []
-            for group, node, since in held:
-                if which(node, since):
-                    groups.append(group)
-                else:
-                    kept.append((group, node, since))
-            held[:] = kept
+            taken, held[:] = _split(held, lambda idle: which(idle[1], idle[2]))
+            groups += [group for group, _, _ in taken]
         for hosts in self._idle_actors.values():
-            kept_hosts = []
-            for host, since in hosts:
-                if which(host.node, since):
-                    actors.append(host.actor)
-                else:
-                    kept_hosts.append((host, since))
-            hosts[:] = kept_hosts
+            taken_hosts, hosts[:] = _split(hosts, lambda idle: which(idle[0].node, idle[1]))
+            actors += [host.actor for host, _ in taken_hosts]
 
         def release() -> None:
             for group in groups:
@@ -664,3 +655,12 @@ class RayRunner(Runner):
 def _shape(spec: TrainingJobSpec) -> tuple[int, int]:
     """What ``spec`` holds on Ray: its CPUs (at least one) and GPUs."""
     return max(1, spec.resources.cpus), spec.resources.gpus
+
+
+def _split(entries: list[_T], picked: Callable[[_T], bool]) -> tuple[list[_T], list[_T]]:
+    """The entries ``picked`` chooses and the others, each asked once, in their order."""
+    taken: list[_T] = []
+    kept: list[_T] = []
+    for entry in entries:
+        (taken if picked(entry) else kept).append(entry)
+    return taken, kept
