@@ -72,6 +72,19 @@ def all_problems() -> dict[str, Problem]:
     return {p.name: p for p in synthetic_problems() + sklearn_problems()}
 
 
+def profile_problems(profile: str) -> list[str]:
+    """The problem names of a named profile."""
+    match profile:
+        case "quick":
+            return list(QUICK_PROBLEMS)
+        case "standard":
+            return [p.name for p in synthetic_problems() + sklearn_problems(data=STANDARD_DATASETS)]
+        case "held_out":
+            return [p.name for p in sklearn_problems(data=HELD_OUT_DATASETS)]
+        case _:
+            return list(all_problems())
+
+
 def applies(optimizer: str, problem: Problem) -> bool:
     # CMA-ES has no notion of a categorical variable (Optuna samples those at random).
     return not (optimizer == "Optuna CMA-ES" and problem.has_categorical)
@@ -261,22 +274,13 @@ def main() -> None:
         write(results, saved["seeds"], saved["timings_seconds"], profile)
         return
     problems = all_problems()
-    if args.problems:
-        names = args.problems
-    elif args.quick:
-        names = list(QUICK_PROBLEMS)
-    elif args.standard:
-        names = [p.name for p in synthetic_problems() + sklearn_problems(data=STANDARD_DATASETS)]
-    elif args.held_out:
-        names = [p.name for p in sklearn_problems(data=HELD_OUT_DATASETS)]
-    else:
-        names = list(problems)
+    profile = ("custom" if args.problems else "quick" if args.quick
+               else "standard" if args.standard else "held_out" if args.held_out else "full")
+    names = args.problems or profile_problems(profile)
     unknown = sorted(set(names) - set(problems))
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
     seeds = args.seeds or (4 if args.quick else 10)
-    profile = ("custom" if args.problems else "quick" if args.quick
-               else "standard" if args.standard else "held_out" if args.held_out else "full")
     tasks = [Task(p, o, s, args.budget) for p in names for o in OPTIMIZERS
              for s in range(seeds) if applies(o, problems[p])]
     # Longest first (Bayesian and GP runs), so the pool does not end on one straggler.
