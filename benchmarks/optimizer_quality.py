@@ -19,6 +19,15 @@ Writes benchmarks/results/optimizer_quality[_quick|_standard|_held_out].{md,json
 run is journaled beside them (.partial.jsonl) until then: started again after an interruption,
 the benchmark reuses the runs journaled and runs only the rest (delete the journal to start
 afresh).
+
+To score a change to a tunesmith strategy in a fraction of the time, run only that optimiser and
+take the others' runs from an earlier results file of the same profile (every optimiser is seeded
+and every problem deterministic, so their runs would come out the same); this prints the table
+and how the optimiser run again moved, and writes nothing, as a table in results/ comes from one
+whole run:
+
+    .venv/bin/python benchmarks/optimizer_quality.py --standard \
+        --baseline benchmarks/results/optimizer_quality_standard.json  # [--optimizers NAME ...]
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import sys  # noqa: E402
@@ -266,7 +276,14 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=max(CHECKPOINTS))
     parser.add_argument("--rescore", type=Path, metavar="JSON",
                         help="score the runs an earlier results file kept, without running them")
+    parser.add_argument("--baseline", type=Path, metavar="JSON",
+                        help="run only --optimizers, take the other optimizers' runs from an "
+                             "earlier results file, print the table and write nothing")
+    parser.add_argument("--optimizers", nargs="+", choices=OPTIMIZERS, metavar="NAME",
+                        help=f"with --baseline, the optimizers run again (default: {OURS})")
     args = parser.parse_args()
+    if args.optimizers and args.baseline is None:
+        parser.error("--optimizers needs --baseline (a results file holds every optimizer)")
     if args.rescore is not None:
         saved = json.loads(args.rescore.read_text())
         results = {p: {o: np.array(c) for o, c in r.items()} for p, r in saved["curves"].items()}
@@ -281,21 +298,39 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
     seeds = args.seeds or (4 if args.quick else 10)
+    run_again = set(args.optimizers or [OURS]) if args.baseline is not None else set(OPTIMIZERS)
     tasks = [Task(p, o, s, args.budget) for p in names for o in OPTIMIZERS
-             for s in range(seeds) if applies(o, problems[p])]
+             for s in range(seeds) if o in run_again and applies(o, problems[p])]
     # Longest first (Bayesian and GP runs), so the pool does not end on one straggler.
     tasks.sort(key=lambda t: t.optimizer not in (OURS, "Optuna GP"))
-    curves: dict[str, dict[str, list]] = {p: {} for p in names}
+    if args.baseline is not None:
+        try:
+            before, before_timings = read_baseline(args.baseline, names, seeds, args.budget)
+        except ValueError as error:
+            parser.error(f"--baseline {args.baseline}: {error}")
+        results, timings = run_tasks(tasks, args.workers, journal=None)
+        compare(before, before_timings, results, timings, seeds, profile)
+        return
+    # The full profile takes hours: each finished run is journaled, and a run started again
+    # after an interruption takes the runs its journal holds instead of repeating them.
+    journal = RESULTS / f"{_stem(profile)}.partial.jsonl"
+    results, timings = run_tasks(tasks, args.workers, journal=journal)
+    write(results, seeds, timings, profile)
+    journal.unlink()
+
+
+def run_tasks(tasks: list[Task], workers: int, journal: Path | None
+              ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """The loss curves of the tasks (problem -> optimiser -> seeds x trials) and each
+    optimiser's summed seconds; runs the journal holds are taken from it, new ones added."""
+    curves: dict[str, dict[str, list]] = {t.problem: {} for t in tasks}
     timings: dict[str, float] = {}
 
     def keep(task: Task, losses: list[float], elapsed: float) -> None:
         curves[task.problem].setdefault(task.optimizer, []).append((task.seed, losses))
         timings[task.optimizer] = timings.get(task.optimizer, 0.0) + elapsed
 
-    # The full profile takes hours: each finished run is journaled, and a run started again
-    # after an interruption takes the runs its journal holds instead of repeating them.
-    journal = RESULTS / f"{_stem(profile)}.partial.jsonl"
-    done = read_journal(journal, tasks)
+    done = read_journal(journal, tasks) if journal is not None else {}
     if done:
         print(f"{len(done)} runs taken from {journal.name}", file=sys.stderr, flush=True)
     for task, (losses, elapsed) in done.items():
@@ -304,18 +339,73 @@ def main() -> None:
     started = time.perf_counter()
     RESULTS.mkdir(exist_ok=True)
     ctx = multiprocessing.get_context("fork")
-    with journal.open("a") as log, ctx.Pool(args.workers, initializer=_worker_init) as pool:
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(journal.open("a")) if journal is not None else None
+        pool = stack.enter_context(ctx.Pool(workers, initializer=_worker_init))
         for i, (task, losses, elapsed) in enumerate(pool.imap_unordered(run_task, todo), 1):
             keep(task, losses, elapsed)
-            log.write(json.dumps({**asdict(task), "losses": losses, "seconds": elapsed}) + "\n")
-            log.flush()
+            if log is not None:
+                log.write(json.dumps({**asdict(task), "losses": losses, "seconds": elapsed})
+                          + "\n")
+                log.flush()
             if i % 20 == 0 or i == len(todo):
                 print(f"{i}/{len(todo)} runs, {time.perf_counter() - started:.0f}s",
                       file=sys.stderr, flush=True)
     results = {p: {o: np.array([losses for _, losses in sorted(runs)])
                    for o, runs in by_opt.items()} for p, by_opt in curves.items()}
-    write(results, seeds, timings, profile)
-    journal.unlink()
+    return results, timings
+
+
+def read_baseline(path: Path, names: list[str], seeds: int, budget: int
+                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """Every optimiser's runs of ``names`` in an earlier results file, cut to ``seeds`` and
+    ``budget``, and its timings; ValueError if the file holds fewer."""
+    try:
+        saved = json.loads(path.read_text())
+        curves, held_seeds = saved["curves"], int(saved["seeds"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"not a results file of this benchmark ({error})") from None
+    missing = [p for p in names if p not in curves]
+    if missing:
+        raise ValueError(f"holds no runs of {missing}")
+    if held_seeds < seeds:
+        raise ValueError(f"holds {held_seeds} seeds, fewer than the {seeds} asked for")
+    out = {}
+    for p in names:
+        out[p] = {o: np.array(c, dtype=float)[:seeds, :budget] for o, c in curves[p].items()}
+        short = [o for o, c in out[p].items() if c.shape[1] < budget]
+        if short:
+            raise ValueError(f"runs of {p} by {short} are shorter than the budget of {budget}")
+    return out, dict(saved.get("timings_seconds", {}))
+
+
+def compare(before: dict[str, dict[str, np.ndarray]], before_timings: dict[str, float],
+            new: dict[str, dict[str, np.ndarray]], new_timings: dict[str, float], seeds: int,
+            profile: str) -> None:
+    """Print the table with the new runs in place of the baseline's, and how each optimiser
+    run again moved against its own runs in the baseline."""
+    merged = {p: {**runs, **new.get(p, {})} for p, runs in before.items()}
+    timings = {**before_timings, **new_timings}
+    old_table, new_table = score(before, seeds), score(merged, seeds)
+    print(render(new_table, timings, profile))
+    print(f"\nRun again: {', '.join(sorted(new_timings))}; the other optimisers' runs are the "
+          "baseline's. Against the baseline's own runs (each table normalised on its own runs):")
+    for name in sorted(new_timings):
+        was, now = old_table["overall"][name], new_table["overall"][name]
+        print(f"- {name}: " + ", ".join(
+            f"@{t} {was[str(t)]['score']:.1f} -> {now[str(t)]['score']:.1f}" for t in CHECKPOINTS))
+        for p in sorted(new):
+            cells = [f"{old_table['problems'][p][name][str(t)]:.1f} -> "
+                     f"{new_table['problems'][p][name][str(t)]:.1f}" for t in CHECKPOINTS]
+            print(f"  - {p}: " + " / ".join(cells))
+    for label, table in (("baseline", old_table), ("now", new_table)):
+        rival = table["best_optuna"]
+        print(f"- {label}: " + "; ".join(
+            f"@{t} Bayesian - {rival} = {table[f'difference_{t}']['mean']:+.2f} "
+            f"[{table[f'difference_{t}']['ci95'][0]:+.2f}, "
+            f"{table[f'difference_{t}']['ci95'][1]:+.2f}], >= on "
+            f"{table[f'wins_{t}']['vs_best_optuna']}/{table[f'wins_{t}']['of']}"
+            for t in CHECKPOINTS))
 
 
 def read_journal(path: Path, tasks: list[Task]) -> dict[Task, tuple[list[float], float]]:
