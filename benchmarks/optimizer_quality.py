@@ -168,6 +168,18 @@ def trials_to_reach(best: np.ndarray, target: float) -> float:
     return float(np.median(hits))
 
 
+def wins_interval(pairs: list[tuple[np.ndarray, np.ndarray]], draws: int = 2000) -> list[int]:
+    """95% bootstrap interval of the number of problems on which the first optimiser's mean
+    regret over seeds is at most the second's (the seeds of a problem resampled, paired): how
+    much of a count of problems won is the luck of the seeds."""
+    rng = np.random.default_rng(1)
+    wins = np.zeros(draws, dtype=int)
+    for ours, theirs in pairs:
+        idx = rng.integers(len(ours), size=(draws, len(ours)))
+        wins += ours[idx].mean(1) <= theirs[idx].mean(1)
+    return [int(np.percentile(wins, 2.5)), int(np.percentile(wins, 97.5))]
+
+
 def score(results: dict[str, dict[str, np.ndarray]], seeds: int) -> dict:
     problems = sorted(results)
     regret = {p: normalised_regret(results[p]) for p in problems}
@@ -209,6 +221,8 @@ def score(results: dict[str, dict[str, np.ndarray]], seeds: int) -> dict:
             "vs_best_optuna": sum(
                 table["problems"][p][OURS][str(t)] >= table["problems"][p][rival][str(t)]
                 for p in problems),
+            "vs_best_optuna_ci95": wins_interval(
+                [(regret[p][OURS][:, t - 1], regret[p][rival][:, t - 1]) for p in problems]),
             "vs_every_optuna": sum(
                 all(table["problems"][p][OURS][str(t)] >= table["problems"][p][n][str(t)]
                     for n in OPTUNA if n in table["problems"][p]) for p in problems),
@@ -251,8 +265,9 @@ def render(table: dict, timings: dict[str, float], profile: str) -> str:
         lines.append(
             f"- {t} trials: Bayesian - {rival} = {d['mean']:+.2f} "
             f"(95% CI [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]); Bayesian >= {rival} on "
-            f"{w['vs_best_optuna']}/{w['of']} problems, >= every Optuna sampler on "
-            f"{w['vs_every_optuna']}/{w['of']}."
+            f"{w['vs_best_optuna']}/{w['of']} problems (95% bootstrap interval over seeds "
+            f"[{w['vs_best_optuna_ci95'][0]}, {w['vs_best_optuna_ci95'][1]}]), >= every Optuna "
+            f"sampler on {w['vs_every_optuna']}/{w['of']}."
         )
     reach = table["trials_to_random_50_median"]["median_over_problems"]
     lines.append(f"- Trials tunesmith Bayesian needs to reach random search's 50-trial median "
