@@ -409,7 +409,7 @@ def compare(before: dict[str, dict[str, np.ndarray]], before_timings: dict[str, 
         was, now = old_table["overall"][name], new_table["overall"][name]
         print(f"- {name}: " + ", ".join(
             f"@{t} {was[str(t)]['score']:.1f} -> {now[str(t)]['score']:.1f}" for t in CHECKPOINTS))
-        for p in sorted(new):
+        for p in sorted(q for q in new if name in new[q]):
             cells = [f"{old_table['problems'][p][name][str(t)]:.1f} -> "
                      f"{new_table['problems'][p][name][str(t)]:.1f}" for t in CHECKPOINTS]
             print(f"  - {p}: " + " / ".join(cells))
