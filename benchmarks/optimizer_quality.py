@@ -286,6 +286,9 @@ def main() -> None:
     profiles.add_argument("--held-out", action="store_true",
                           help="every model on breast cancer (not in the standard profile)")
     parser.add_argument("--seeds", type=int, help="number of seeds (default 10; quick 4)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed, first-seed + 1, ...: a run on other seeds than "
+                             "a profile's own, written to a file of its own")
     parser.add_argument("--problems", nargs="+", help="problem names (default: all)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--budget", type=int, default=max(CHECKPOINTS))
@@ -299,6 +302,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.optimizers and args.baseline is None:
         parser.error("--optimizers needs --baseline (a results file holds every optimizer)")
+    if args.first_seed and args.baseline is not None:
+        parser.error("--first-seed cannot go with --baseline (whose runs start at seed 0)")
     if args.rescore is not None:
         saved = json.loads(args.rescore.read_text())
         results = {p: {o: np.array(c) for o, c in r.items()} for p, r in saved["curves"].items()}
@@ -313,9 +318,12 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
     seeds = args.seeds or (4 if args.quick else 10)
+    if args.first_seed:
+        profile += f"_seeds_{args.first_seed}_{args.first_seed + seeds - 1}"
     run_again = set(args.optimizers or [OURS]) if args.baseline is not None else set(OPTIMIZERS)
     tasks = [Task(p, o, s, args.budget) for p in names for o in OPTIMIZERS
-             for s in range(seeds) if o in run_again and applies(o, problems[p])]
+             for s in range(args.first_seed, args.first_seed + seeds)
+             if o in run_again and applies(o, problems[p])]
     # Longest first (Bayesian and GP runs), so the pool does not end on one straggler.
     tasks.sort(key=lambda t: t.optimizer not in (OURS, "Optuna GP"))
     if args.baseline is not None:
