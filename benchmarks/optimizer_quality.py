@@ -292,8 +292,9 @@ def main() -> None:
     parser.add_argument("--problems", nargs="+", help="problem names (default: all)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--budget", type=int, default=max(CHECKPOINTS))
-    parser.add_argument("--rescore", type=Path, metavar="JSON",
-                        help="score the runs an earlier results file kept, without running them")
+    parser.add_argument("--rescore", type=Path, nargs="+", metavar="JSON",
+                        help="score the runs earlier results files kept, without running them "
+                             "(several: runs of one profile on other seeds, pooled)")
     parser.add_argument("--baseline", type=Path, metavar="JSON",
                         help="run only --optimizers, take the other optimizers' runs from an "
                              "earlier results file, print the table and write nothing")
@@ -305,10 +306,15 @@ def main() -> None:
     if args.first_seed and args.baseline is not None:
         parser.error("--first-seed cannot go with --baseline (whose runs start at seed 0)")
     if args.rescore is not None:
-        saved = json.loads(args.rescore.read_text())
-        results = {p: {o: np.array(c) for o, c in r.items()} for p, r in saved["curves"].items()}
-        profile = args.rescore.stem.removeprefix("optimizer_quality").lstrip("_") or "full"
-        write(results, saved["seeds"], saved["timings_seconds"], profile)
+        try:
+            results, first, seeds, timings = pool_results(args.rescore)
+        except ValueError as error:
+            parser.error(f"--rescore: {error}")
+        stem = args.rescore[0].stem.removeprefix("optimizer_quality").lstrip("_")
+        profile = stem.partition("_seeds_")[0] or "full"
+        if first or len(args.rescore) > 1:
+            profile += f"_seeds_{first}_{first + seeds - 1}"
+        write(results, seeds, timings, profile, first)
         return
     problems = all_problems()
     profile = ("custom" if args.problems else "quick" if args.quick
@@ -338,7 +344,7 @@ def main() -> None:
     # after an interruption takes the runs its journal holds instead of repeating them.
     journal = RESULTS / f"{_stem(profile)}.partial.jsonl"
     results, timings = run_tasks(tasks, args.workers, journal=journal)
-    write(results, seeds, timings, profile)
+    write(results, seeds, timings, profile, args.first_seed)
     journal.unlink()
 
 
@@ -451,9 +457,41 @@ def _stem(profile: str) -> str:
     return "optimizer_quality" + ("" if profile == "full" else f"_{profile}")
 
 
+def pool_results(paths: list[Path]
+                 ) -> tuple[dict[str, dict[str, np.ndarray]], int, int, dict[str, float]]:
+    """The runs of results files of the same problems and optimisers on consecutive seeds,
+    pooled: curves (seeds in order), first seed, number of seeds, summed timings."""
+    files = []
+    for path in paths:
+        try:
+            files.append((json.loads(path.read_text()), path))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a results file of this benchmark ({error})") from None
+    files.sort(key=lambda f: f[0].get("first_seed", 0))
+    saved = [s for s, _ in files]
+    first = saved[0].get("first_seed", 0)
+    expected = first
+    for s, path in files:
+        if s.get("first_seed", 0) != expected:
+            raise ValueError(f"seeds are not consecutive: one file starts at seed "
+                             f"{s.get('first_seed', 0)}, where {expected} was expected")
+        if {p: set(r) for p, r in s["curves"].items()} != {
+                p: set(r) for p, r in saved[0]["curves"].items()}:
+            raise ValueError(f"{path} holds other problems or optimizers than the others")
+        expected += s["seeds"]
+    results = {p: {o: np.vstack([np.array(s["curves"][p][o]) for s in saved]) for o in runs}
+               for p, runs in saved[0]["curves"].items()}
+    timings: dict[str, float] = {}
+    for s in saved:
+        for name, seconds in s["timings_seconds"].items():
+            timings[name] = timings.get(name, 0.0) + seconds
+    return results, first, expected - first, timings
+
+
 def write(results: dict[str, dict[str, np.ndarray]], seeds: int, timings: dict[str, float],
-          profile: str) -> None:
+          profile: str, first_seed: int = 0) -> None:
     table = score(results, seeds)
+    table["first_seed"] = first_seed
     text = render(table, timings, profile)
     print(text)
     RESULTS.mkdir(exist_ok=True)
