@@ -15,6 +15,11 @@ over seeds.
     .venv/bin/python benchmarks/optimizer_quality.py --held-out  # every model on breast cancer
     .venv/bin/python benchmarks/optimizer_quality.py             # full: every problem, 10 seeds
 
+With ``--first-seed 10`` a profile runs on seeds 10, 11, ... into a file of its own
+(``..._standard_seeds_10_19``), and ``--rescore`` given several such files of one profile pools
+their seeds into one table: more seeds without running the first ones again (the files must come
+from the same code).
+
 Writes benchmarks/results/optimizer_quality[_quick|_standard|_held_out].{md,json}. Each finished
 run is journaled beside them (.partial.jsonl) until then: started again after an interruption,
 the benchmark reuses the runs journaled and runs only the rest (delete the journal to start
@@ -23,8 +28,8 @@ afresh).
 To score a change to a tunesmith strategy in a fraction of the time, run only that optimiser and
 take the others' runs from an earlier results file of the same profile (every optimiser is seeded
 and every problem deterministic, so their runs would come out the same); this prints the table
-and how the optimiser run again moved, and writes nothing, as a table in results/ comes from one
-whole run:
+and how the optimiser run again moved, and writes nothing, as every table in results/ comes from
+whole runs of every optimiser:
 
     .venv/bin/python benchmarks/optimizer_quality.py --standard \
         --baseline benchmarks/results/optimizer_quality_standard.json  # [--optimizers NAME ...]
