@@ -26,10 +26,10 @@ the benchmark reuses the runs journaled and runs only the rest (delete the journ
 afresh).
 
 To score a change to a tunesmith strategy in a fraction of the time, run only that optimiser and
-take the others' runs from an earlier results file of the same profile (every optimiser is seeded
-and every problem deterministic, so their runs would come out the same); this prints the table
-and how the optimiser run again moved, and writes nothing, as every table in results/ comes from
-whole runs of every optimiser:
+take the others' runs, and the seeds, from an earlier results file of the same profile (every
+optimiser is seeded and every problem deterministic, so their runs would come out the same); this
+prints the table and how the optimiser run again moved, and writes nothing, as every table in
+results/ comes from whole runs of every optimiser:
 
     .venv/bin/python benchmarks/optimizer_quality.py --standard \
         --baseline benchmarks/results/optimizer_quality_standard.json  # [--optimizers NAME ...]
@@ -309,7 +309,7 @@ def main() -> None:
     if args.optimizers and args.baseline is None:
         parser.error("--optimizers needs --baseline (a results file holds every optimizer)")
     if args.first_seed and args.baseline is not None:
-        parser.error("--first-seed cannot go with --baseline (whose runs start at seed 0)")
+        parser.error("--first-seed cannot go with --baseline (the baseline's runs set the seeds)")
     if args.rescore is not None:
         try:
             results, first, seeds, timings = pool_results(args.rescore)
@@ -329,19 +329,22 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown problems {unknown}; known: {sorted(problems)}")
     seeds = args.seeds or (4 if args.quick else 10)
-    if args.first_seed:
-        profile += f"_seeds_{args.first_seed}_{args.first_seed + seeds - 1}"
+    first_seed = args.first_seed
+    if args.baseline is not None:
+        try:
+            before, first_seed, before_timings = read_baseline(
+                args.baseline, names, seeds, args.budget)
+        except ValueError as error:
+            parser.error(f"--baseline: {error}")
+    if first_seed:
+        profile += f"_seeds_{first_seed}_{first_seed + seeds - 1}"
     run_again = set(args.optimizers or [OURS]) if args.baseline is not None else set(OPTIMIZERS)
     tasks = [Task(p, o, s, args.budget) for p in names for o in OPTIMIZERS
-             for s in range(args.first_seed, args.first_seed + seeds)
+             for s in range(first_seed, first_seed + seeds)
              if o in run_again and applies(o, problems[p])]
     # Longest first (Bayesian and GP runs), so the pool does not end on one straggler.
     tasks.sort(key=lambda t: t.optimizer not in (OURS, "Optuna GP"))
     if args.baseline is not None:
-        try:
-            before, before_timings = read_baseline(args.baseline, names, seeds, args.budget)
-        except ValueError as error:
-            parser.error(f"--baseline {args.baseline}: {error}")
         results, timings = run_tasks(tasks, args.workers, journal=None)
         compare(before, before_timings, results, timings, seeds, profile)
         return
@@ -349,7 +352,7 @@ def main() -> None:
     # after an interruption takes the runs its journal holds instead of repeating them.
     journal = RESULTS / f"{_stem(profile)}.partial.jsonl"
     results, timings = run_tasks(tasks, args.workers, journal=journal)
-    write(results, seeds, timings, profile, args.first_seed)
+    write(results, seeds, timings, profile, first_seed)
     journal.unlink()
 
 
@@ -391,26 +394,39 @@ def run_tasks(tasks: list[Task], workers: int, journal: Path | None
 
 
 def read_baseline(path: Path, names: list[str], seeds: int, budget: int
-                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+                  ) -> tuple[dict[str, dict[str, np.ndarray]], int, dict[str, float]]:
     """Every optimiser's runs of ``names`` in an earlier results file, cut to ``seeds`` and
-    ``budget``, and its timings; ValueError if the file holds fewer."""
-    try:
-        saved = json.loads(path.read_text())
-        curves, held_seeds = saved["curves"], int(saved["seeds"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"not a results file of this benchmark ({error})") from None
+    ``budget``, its first seed and its timings; ValueError if the file holds fewer."""
+    saved = load_results(path)
+    curves, held_seeds = saved["curves"], saved["seeds"]
     missing = [p for p in names if p not in curves]
     if missing:
-        raise ValueError(f"holds no runs of {missing}")
+        raise ValueError(f"{path} holds no runs of {missing}")
     if held_seeds < seeds:
-        raise ValueError(f"holds {held_seeds} seeds, fewer than the {seeds} asked for")
+        raise ValueError(f"{path} holds {held_seeds} seeds, fewer than the {seeds} asked for")
     out = {}
     for p in names:
         out[p] = {o: np.array(c, dtype=float)[:seeds, :budget] for o, c in curves[p].items()}
         short = [o for o, c in out[p].items() if c.shape[1] < budget]
         if short:
-            raise ValueError(f"runs of {p} by {short} are shorter than the budget of {budget}")
-    return out, dict(saved.get("timings_seconds", {}))
+            raise ValueError(f"{path}: runs of {p} by {short} are shorter than the budget of "
+                             f"{budget}")
+    return out, saved["first_seed"], saved["timings_seconds"]
+
+
+def load_results(path: Path) -> dict:
+    """An earlier results file of this benchmark (its first seed 0 unless it says another);
+    ValueError naming the file if it is not one."""
+    try:
+        saved = json.loads(path.read_text())
+        saved["seeds"] = int(saved["seeds"])
+        saved["first_seed"] = int(saved.get("first_seed", 0))
+        saved["timings_seconds"] = dict(saved["timings_seconds"])
+        if not isinstance(saved["curves"], dict):
+            raise TypeError("curves is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a results file of this benchmark ({error})") from None
+    return saved
 
 
 def compare(before: dict[str, dict[str, np.ndarray]], before_timings: dict[str, float],
@@ -466,20 +482,15 @@ def pool_results(paths: list[Path]
                  ) -> tuple[dict[str, dict[str, np.ndarray]], int, int, dict[str, float]]:
     """The runs of results files of the same problems and optimisers on consecutive seeds,
     pooled: curves (seeds in order), first seed, number of seeds, summed timings."""
-    files = []
-    for path in paths:
-        try:
-            files.append((json.loads(path.read_text()), path))
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: not a results file of this benchmark ({error})") from None
-    files.sort(key=lambda f: f[0].get("first_seed", 0))
+    files = sorted(((load_results(path), path) for path in paths),
+                   key=lambda f: f[0]["first_seed"])
     saved = [s for s, _ in files]
-    first = saved[0].get("first_seed", 0)
+    first = saved[0]["first_seed"]
     expected = first
     for s, path in files:
-        if s.get("first_seed", 0) != expected:
+        if s["first_seed"] != expected:
             raise ValueError(f"seeds are not consecutive: one file starts at seed "
-                             f"{s.get('first_seed', 0)}, where {expected} was expected")
+                             f"{s['first_seed']}, where {expected} was expected")
         if {p: set(r) for p, r in s["curves"].items()} != {
                 p: set(r) for p, r in saved[0]["curves"].items()}:
             raise ValueError(f"{path} holds other problems or optimizers than the others")
